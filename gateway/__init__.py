@@ -1,0 +1,1 @@
+"""The 911 -> 988 transfer gateway service."""

@@ -1,0 +1,139 @@
+"""The county layer: every US county's FIPS code, name, state and polygon.
+
+The shipped layer (routing/data/us_counties.geojson.gz, see routing/data/SOURCE.md) is loaded
+by default. Administrators may load their own boundaries (GeoJSON, e.g. exported from their
+state's NG911 GIS) in place of it, or on top of it: counties in their file replace the shipped
+ones with the same FIPS code.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+
+from routing.errors import RoutingError
+from routing.states import STATES
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SHIPPED_LAYER = DATA_DIR / "us_counties.geojson.gz"
+
+
+@dataclass(frozen=True)
+class County:
+    """One county or county-equivalent. `name` is readable on its own: "Wyandotte County"."""
+
+    fips: str
+    name: str
+    state: str
+
+    @property
+    def label(self) -> str:
+        """'Wyandotte County, KS'."""
+        return f"{self.name}, {self.state}"
+
+
+@dataclass(frozen=True)
+class CountyLayer:
+    """Counties in FIPS order with their polygons (parallel tuples) and the layer's provenance."""
+
+    counties: tuple[County, ...]
+    geometries: tuple[BaseGeometry, ...]
+    metadata: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_fips", {c.fips: i for i, c in enumerate(self.counties)})
+        by_name: dict[tuple[str, str], str] = {}
+        for c in self.counties:
+            by_name[(c.state, _name_key(c.name))] = c.fips
+        object.__setattr__(self, "_by_name", by_name)
+
+    def __len__(self) -> int:
+        return len(self.counties)
+
+    def get(self, fips: str) -> County | None:
+        index = self._by_fips.get(fips)  # type: ignore[attr-defined]
+        return None if index is None else self.counties[index]
+
+    def geometry(self, fips: str) -> BaseGeometry:
+        return self.geometries[self._by_fips[fips]]  # type: ignore[attr-defined]
+
+    def in_state(self, state: str) -> list[County]:
+        """Counties of a state by USPS code, in FIPS order."""
+        return [c for c in self.counties if c.state == state]
+
+    def find_by_name(self, state: str, name: str) -> County | None:
+        """Find a county from a civic address's A1 (state) and A2 (county) fields.
+
+        Accepts "Wyandotte", "Wyandotte County", "wyandotte county" and "St. Louis City".
+        """
+        fips = self._by_name.get((state.upper(), _name_key(name)))  # type: ignore[attr-defined]
+        if fips is None:
+            fips = self._by_name.get((state.upper(), _name_key(name + " County")))  # type: ignore[attr-defined]
+        return None if fips is None else self.get(fips)
+
+
+def _name_key(name: str) -> str:
+    key = " ".join(name.lower().replace("saint ", "st. ").split())
+    return key
+
+
+def _polygonal(geometry: dict[str, Any], where: str) -> BaseGeometry:
+    geom = shape(geometry)
+    if not isinstance(geom, Polygon | MultiPolygon):
+        raise RoutingError(f"{where}: expected a Polygon or MultiPolygon, got {geom.geom_type}")
+    if geom.is_empty or not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        raise RoutingError(f"{where}: invalid polygon ({reason})")
+    return geom
+
+
+def _read_geojson(path: Path) -> dict[str, Any]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        data: dict[str, Any] = json.load(f)
+    if data.get("type") != "FeatureCollection":
+        raise RoutingError(f"{path}: not a GeoJSON FeatureCollection")
+    return data
+
+
+def _features(path: Path) -> Iterable[tuple[County, BaseGeometry]]:
+    for number, feature in enumerate(_read_geojson(path)["features"], start=1):
+        props = feature.get("properties") or {}
+        fips = str(props.get("fips") or props.get("GEOID") or feature.get("id") or "")
+        where = f"{path.name}: feature {number} (fips {fips or '?'})"
+        if len(fips) != 5 or not fips.isdigit() or fips[:2] not in STATES:
+            raise RoutingError(f"{where}: needs a 5-digit county FIPS code (property fips or GEOID)")
+        name = str(props.get("name") or props.get("NAME") or fips)
+        state = STATES[fips[:2]][0]
+        yield County(fips, name, state), _polygonal(feature.get("geometry") or {}, where)
+
+
+def load_layer(path: Path | None = None, extra: Iterable[Path] = ()) -> CountyLayer:
+    """Load a county layer.
+
+    Args:
+        path: a GeoJSON FeatureCollection (optionally gzipped) with properties fips (or GEOID)
+            and name; the shipped layer when None.
+        extra: more layers laid on top: their counties replace those with the same FIPS code.
+    """
+    base = path or SHIPPED_LAYER
+    merged = dict((c.fips, (c, g)) for c, g in _features(base))
+    metadata = dict(_read_geojson(base).get("metadata") or {"source": str(base)})
+    for layer in extra:
+        for county, geom in _features(layer):
+            merged[county.fips] = (county, geom)
+        metadata["overrides"] = ", ".join(filter(None, [metadata.get("overrides"), str(layer)]))
+    ordered = [merged[f] for f in sorted(merged)]
+    return CountyLayer(
+        counties=tuple(c for c, _ in ordered),
+        geometries=tuple(g for _, g in ordered),
+        metadata=metadata,
+    )

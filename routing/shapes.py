@@ -1,0 +1,58 @@
+"""Caller location shapes in longitude/latitude, built from sizes in metres.
+
+Uncertainty shapes are at most a few kilometres across, so a local equirectangular
+projection around the shape's centre is accurate to well under a percent, which is far finer
+than the county layer itself. Areas are compared only as shares of one shape, so the
+projection's constant scale cancels out.
+"""
+
+from __future__ import annotations
+
+import math
+
+from shapely.geometry import Polygon
+
+EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
+METRES_PER_DEGREE_LAT = math.pi * EARTH_RADIUS_M / 180.0
+DEFAULT_SEGMENTS = 64
+
+
+def metres_per_degree_lon(lat: float) -> float:
+    """Length of one degree of longitude at a latitude, in metres."""
+    return METRES_PER_DEGREE_LAT * max(math.cos(math.radians(lat)), 1e-6)
+
+
+def ellipse(
+    lat: float,
+    lon: float,
+    semi_major_m: float,
+    semi_minor_m: float,
+    orientation_deg: float = 0.0,
+    segments: int = DEFAULT_SEGMENTS,
+) -> Polygon:
+    """Polygon approximating an ellipse (RFC 5491 §5.2.4).
+
+    Args:
+        lat: latitude of the centre, degrees.
+        lon: longitude of the centre, degrees.
+        semi_major_m: semi-major axis, metres.
+        semi_minor_m: semi-minor axis, metres.
+        orientation_deg: angle of the semi-major axis clockwise from true north, degrees.
+        segments: number of vertices.
+    """
+    theta = math.radians(orientation_deg)
+    kx = metres_per_degree_lon(lat)
+    points = []
+    for i in range(segments):
+        t = 2.0 * math.pi * i / segments
+        # Axis-aligned ellipse with its major axis pointing north, then rotated clockwise.
+        north, east = semi_major_m * math.cos(t), semi_minor_m * math.sin(t)
+        rn = north * math.cos(theta) - east * math.sin(theta)
+        re = north * math.sin(theta) + east * math.cos(theta)
+        points.append((lon + re / kx, lat + rn / METRES_PER_DEGREE_LAT))
+    return Polygon(points)
+
+
+def circle(lat: float, lon: float, radius_m: float, segments: int = DEFAULT_SEGMENTS) -> Polygon:
+    """Polygon approximating a circle of `radius_m` metres around (lat, lon)."""
+    return ellipse(lat, lon, radius_m, radius_m, 0.0, segments)
