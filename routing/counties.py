@@ -62,6 +62,11 @@ class CountyLayer:
         index = self._by_fips.get(fips)  # type: ignore[attr-defined]
         return None if index is None else self.counties[index]
 
+    def index_of(self, fips: str) -> int:
+        """Position of a county in `counties` (and `geometries`)."""
+        index: int = self._by_fips[fips]  # type: ignore[attr-defined]
+        return index
+
     def geometry(self, fips: str) -> BaseGeometry:
         return self.geometries[self._by_fips[fips]]  # type: ignore[attr-defined]
 
@@ -97,20 +102,22 @@ def _polygonal(geometry: dict[str, Any], where: str) -> BaseGeometry:
 
 def _read_geojson(path: Path) -> dict[str, Any]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
     if data.get("type") != "FeatureCollection":
         raise RoutingError(f"{path}: not a GeoJSON FeatureCollection")
     return data
 
 
-def _features(path: Path) -> Iterable[tuple[County, BaseGeometry]]:
-    for number, feature in enumerate(_read_geojson(path)["features"], start=1):
+def _features(path: Path, data: dict[str, Any]) -> Iterable[tuple[County, BaseGeometry]]:
+    for number, feature in enumerate(data["features"], start=1):
         props = feature.get("properties") or {}
         fips = str(props.get("fips") or props.get("GEOID") or feature.get("id") or "")
         where = f"{path.name}: feature {number} (fips {fips or '?'})"
         if len(fips) != 5 or not fips.isdigit() or fips[:2] not in STATES:
-            raise RoutingError(f"{where}: needs a 5-digit county FIPS code (property fips or GEOID)")
+            raise RoutingError(
+                f"{where}: needs a 5-digit county FIPS code (property fips or GEOID)"
+            )
         name = str(props.get("name") or props.get("NAME") or fips)
         state = STATES[fips[:2]][0]
         yield County(fips, name, state), _polygonal(feature.get("geometry") or {}, where)
@@ -125,10 +132,11 @@ def load_layer(path: Path | None = None, extra: Iterable[Path] = ()) -> CountyLa
         extra: more layers laid on top: their counties replace those with the same FIPS code.
     """
     base = path or SHIPPED_LAYER
-    merged = dict((c.fips, (c, g)) for c, g in _features(base))
-    metadata = dict(_read_geojson(base).get("metadata") or {"source": str(base)})
+    data = _read_geojson(base)
+    merged = {c.fips: (c, g) for c, g in _features(base, data)}
+    metadata = dict(data.get("metadata") or {"source": str(base)})
     for layer in extra:
-        for county, geom in _features(layer):
+        for county, geom in _features(layer, _read_geojson(layer)):
             merged[county.fips] = (county, geom)
         metadata["overrides"] = ", ".join(filter(None, [metadata.get("overrides"), str(layer)]))
     ordered = [merged[f] for f in sorted(merged)]

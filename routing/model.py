@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from shapely.geometry.base import BaseGeometry
 
 
-class Risk(str, Enum):
+class Risk(StrEnum):
     """SAMHSA triage levels (see DOMAIN.md). Only LOW and MILD may ever transfer to 988."""
 
     LOW = "low"
@@ -114,7 +114,7 @@ class Psap:
         numbers: the E.164 numbers its transfers arrive from.
         escalation_number: where a bounce-back from 988 rings first.
         alternates: tried in order when the escalation line does not answer.
-        service_area: county FIPS codes it serves (a fallback when the caller's location is unknown).
+        service_area: county FIPS codes it serves (the fallback when the location is unknown).
     """
 
     id: str

@@ -4,7 +4,8 @@ The gateway never downloads boundaries at run time. This script is how the shipp
 (routing/data/us_counties.geojson.gz) was made, so anyone can check or redo it:
 
     npm pack us-atlas@3.0.1 && tar xzf us-atlas-3.0.1.tgz
-    python scripts/build_county_layer.py package/counties-10m.json routing/data/us_counties.geojson.gz
+    python scripts/build_county_layer.py package/counties-10m.json \
+        routing/data/us_counties.geojson.gz
 
 TopoJSON stores each shared border once as a quantized, delta-encoded arc; decoding it here
 keeps neighbouring counties exactly edge-matched, which the routing index relies on.
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from routing.states import STATES  # noqa: E402
-from shapely.geometry import MultiPolygon, Polygon, mapping, shape  # noqa: E402
-from shapely.ops import unary_union  # noqa: E402
-from shapely.validation import make_valid  # noqa: E402
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.ops import unary_union
+from shapely.validation import make_valid
+
+from routing.states import STATES
 
 SOURCE = {
     "source": "U.S. Census Bureau cartographic boundary file cb_2017_us_county_5m, "
@@ -61,10 +63,7 @@ def ring(indexes: list[int], arcs: list[list[tuple[float, float]]]) -> list[list
 
 def feature(geometry: dict[str, Any], arcs: list[list[tuple[float, float]]]) -> dict[str, Any]:
     fips = geometry["id"]
-    if geometry["type"] == "Polygon":
-        polygons = [geometry["arcs"]]
-    else:
-        polygons = geometry["arcs"]
+    polygons = [geometry["arcs"]] if geometry["type"] == "Polygon" else geometry["arcs"]
     coordinates = []
     for polygon in polygons:
         # Quantization collapses some tiny islands and holes to fewer than four points

@@ -1,0 +1,268 @@
+"""In-memory spatial index: which county (and which overlay) covers a point or a shape.
+
+The hot path is a single point. An R-tree query costs about 10 µs in shapely because of its
+per-call overhead, so points are answered from a two-level grid built once per process:
+
+* a coarse grid of 0.25° cells, each either empty, inside one county, or split into
+* a fine block of 5 × 5 cells of 0.05°, each empty, inside one county, or on a boundary.
+
+A cell counts as "inside" only when its box (grown by `_EPS`) touches exactly one county and
+no county boundary, so every point of the cell lies strictly inside that county. Only points
+in boundary cells pay for exact point-in-polygon tests, against the few counties whose
+polygons touch the cell.
+
+A point on a shared edge or vertex is covered by several counties; the rule everywhere
+(index, brute force, batch) is the lowest FIPS code, so the answer is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from routing.counties import CountyLayer
+
+COARSE = 0.25  # degrees
+SPLIT = 5  # fine cells per coarse cell, each way
+FINE = COARSE / SPLIT
+_EPS = 1e-9  # degrees; covers float rounding when a point sits exactly on a cell edge
+_CHUNK = 32_768  # cells classified at once while building
+
+# Cell codes in the coarse grid: >= 0 is a county index; these are the others.
+_EMPTY = -1
+_SPLIT_BASE = -2  # -2 - k: fine block k
+
+# Cell codes in the fine blocks: >= 0 county index, _EMPTY, or -2 - k: boundary cell k.
+NO_COUNTY = -1
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Share:
+    """Part of a shape's area: `index` is a county index (or overlay index), `share` in 0..1."""
+
+    index: int
+    share: float
+
+
+class CountyIndex:
+    """Answers "which county covers this point" over one county layer.
+
+    Build it once per layer (about a second for every US county) and share it: it is
+    read-only after construction and safe to use from many threads.
+    """
+
+    def __init__(self, layer: CountyLayer) -> None:
+        self.layer = layer
+        self.geometries: npt.NDArray[np.object_] = np.array(layer.geometries, dtype=object)
+        shapely.prepare(self.geometries)
+        self.tree = shapely.STRtree(self.geometries)
+        self._build_grid()
+
+    # -- construction -------------------------------------------------------------------
+
+    def _build_grid(self) -> None:
+        minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
+        # Counties that cross the antimeridian (the Aleutians) would stretch the grid around
+        # the world; points beyond it fall back to the R-tree, which is still exact.
+        minx = max(minx, -180.0)
+        maxx = min(maxx, -60.0) if minx < -60.0 else maxx
+        self.x0 = math.floor(minx / COARSE) * COARSE
+        self.y0 = math.floor(miny / COARSE) * COARSE
+        self.nx = math.ceil((maxx - self.x0) / COARSE)
+        self.ny = math.ceil((maxy - self.y0) / COARSE)
+        ix, iy = np.divmod(np.arange(self.nx * self.ny), self.ny)
+        codes, undecided, _ = self._classify(self.x0 + ix * COARSE, self.y0 + iy * COARSE, COARSE)
+
+        # Split every undecided coarse cell into a block of fine cells.
+        blocks = np.flatnonzero(undecided)
+        codes[blocks] = _SPLIT_BASE - np.arange(len(blocks))
+        sub = np.arange(SPLIT * SPLIT)
+        fx = (self.x0 + ix[blocks] * COARSE)[:, None] + (sub // SPLIT)[None, :] * FINE
+        fy = (self.y0 + iy[blocks] * COARSE)[:, None] + (sub % SPLIT)[None, :] * FINE
+        fine, fine_undecided, (cell, county) = self._classify(fx.ravel(), fy.ravel(), FINE)
+
+        # Boundary cells keep the candidate counties whose polygons touch them, FIPS order.
+        boundary = np.flatnonzero(fine_undecided)
+        fine[boundary] = _SPLIT_BASE - np.arange(len(boundary))
+        keep = fine_undecided[cell]
+        cell, county = cell[keep], county[keep]
+        starts = np.searchsorted(cell, boundary)
+        ends = np.searchsorted(cell, boundary, side="right")
+        counties = county.tolist()
+        self._candidates: list[tuple[int, ...]] = [
+            tuple(counties[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+        # Plain lists index faster than numpy arrays from Python on the single-point path.
+        self._coarse_codes: IntArray = codes
+        self._fine_codes: IntArray = fine
+        self._coarse = codes.tolist()
+        self._fine = fine.tolist()
+
+    def _classify(
+        self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], size: float
+    ) -> tuple[IntArray, npt.NDArray[np.bool_], tuple[IntArray, IntArray]]:
+        """Code each cell as empty, inside one county, or undecided (touches a boundary).
+
+        Returns:
+            The codes, which cells are undecided, and every (cell, county) pair whose box and
+            polygon intersect, sorted by cell then county.
+        """
+        # In chunks: hundreds of thousands of box geometries at once would double the
+        # process's peak memory for no gain in speed.
+        parts = [
+            self._classify_chunk(x[i : i + _CHUNK], y[i : i + _CHUNK], size)
+            for i in range(0, len(x), _CHUNK)
+        ]
+        offsets = np.arange(0, len(x), _CHUNK)
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            (
+                np.concatenate([p[2][0] + o for p, o in zip(parts, offsets, strict=True)]),
+                np.concatenate([p[2][1] for p in parts]),
+            ),
+        )
+
+    def _classify_chunk(
+        self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], size: float
+    ) -> tuple[IntArray, npt.NDArray[np.bool_], tuple[IntArray, IntArray]]:
+        boxes = shapely.STRtree(_boxes(x, y, size))
+        # Query the tree of boxes with the polygons (not the other way round), so that shapely
+        # prepares each complex polygon once instead of each trivial box.
+        county, cell = boxes.query(self.geometries, predicate="intersects")
+        order = np.lexsort((county, cell))
+        cell, county = cell[order], county[order]
+        hits = np.bincount(cell, minlength=len(x))
+        # A box touched by one polygon alone is inside it only if it is also clear of that
+        # polygon's boundary (it may stick out over the sea or a border with no county).
+        single = hits[cell] == 1
+        single[single] = shapely.contains_properly(
+            self.geometries[county[single]], boxes.geometries[cell[single]]
+        )
+        inside = np.zeros(len(x), dtype=bool)
+        inside[cell[single]] = True
+        codes = np.full(len(x), _EMPTY, dtype=np.int64)
+        codes[cell[single]] = county[single]
+        return codes, (hits > 0) & ~inside, (cell, county)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def locate(self, lon: float, lat: float) -> int:
+        """Index of the county covering (lon, lat), or NO_COUNTY. Lowest FIPS on an edge."""
+        cx = int((lon - self.x0) // COARSE)
+        cy = int((lat - self.y0) // COARSE)
+        if not (0 <= cx < self.nx and 0 <= cy < self.ny):
+            return self._locate_by_tree(lon, lat)
+        code: int = self._coarse[cx * self.ny + cy]
+        if code >= _EMPTY:
+            return code
+        fx = min(int((lon - self.x0 - cx * COARSE) // FINE), SPLIT - 1)
+        fy = min(int((lat - self.y0 - cy * COARSE) // FINE), SPLIT - 1)
+        code = self._fine[(_SPLIT_BASE - code) * SPLIT * SPLIT + max(fx, 0) * SPLIT + max(fy, 0)]
+        if code >= _EMPTY:
+            return code
+        geometries = self.geometries
+        for county in self._candidates[_SPLIT_BASE - code]:
+            if shapely.intersects_xy(geometries[county], lon, lat):
+                return county
+        return NO_COUNTY
+
+    def cell_is_inside(self, lon: float, lat: float) -> tuple[float, float, float, float] | None:
+        """The bounds of the grid cell around a point when it lies wholly inside one county."""
+        cx = int((lon - self.x0) // COARSE)
+        cy = int((lat - self.y0) // COARSE)
+        if not (0 <= cx < self.nx and 0 <= cy < self.ny):
+            return None
+        x, y = self.x0 + cx * COARSE, self.y0 + cy * COARSE
+        code: int = self._coarse[cx * self.ny + cy]
+        if code >= 0:
+            return (x, y, x + COARSE, y + COARSE)
+        if code == _EMPTY:
+            return None
+        fx = min(max(int((lon - x) // FINE), 0), SPLIT - 1)
+        fy = min(max(int((lat - y) // FINE), 0), SPLIT - 1)
+        if self._fine[(_SPLIT_BASE - code) * SPLIT * SPLIT + fx * SPLIT + fy] >= 0:
+            x, y = x + fx * FINE, y + fy * FINE
+            return (x, y, x + FINE, y + FINE)
+        return None
+
+    def _locate_by_tree(self, lon: float, lat: float) -> int:
+        hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
+        return int(hits.min()) if len(hits) else NO_COUNTY
+
+    def locate_many(self, lon: Sequence[float] | npt.ArrayLike, lat: npt.ArrayLike) -> IntArray:
+        """Vectorised `locate` for a batch of points (same answers, far less overhead)."""
+        x = np.asarray(lon, dtype=np.float64)
+        y = np.asarray(lat, dtype=np.float64)
+        out = np.full(len(x), NO_COUNTY, dtype=np.int64)
+        cx = np.floor((x - self.x0) / COARSE).astype(np.int64)
+        cy = np.floor((y - self.y0) / COARSE).astype(np.int64)
+        in_grid = (cx >= 0) & (cx < self.nx) & (cy >= 0) & (cy < self.ny)
+        coarse = np.full(len(x), _SPLIT_BASE - 10**9, dtype=np.int64)  # "use the tree"
+        coarse[in_grid] = self._coarse_codes[cx[in_grid] * self.ny + cy[in_grid]]
+        decided = coarse >= _EMPTY
+        out[decided] = coarse[decided]
+        split = in_grid & ~decided
+        fx = np.clip(np.floor((x - self.x0 - cx * COARSE) / FINE), 0, SPLIT - 1).astype(np.int64)
+        fy = np.clip(np.floor((y - self.y0 - cy * COARSE) / FINE), 0, SPLIT - 1).astype(np.int64)
+        fine = np.full(len(x), _SPLIT_BASE - 10**9, dtype=np.int64)
+        block = _SPLIT_BASE - coarse[split]
+        fine[split] = self._fine_codes[block * SPLIT * SPLIT + fx[split] * SPLIT + fy[split]]
+        decided = split & (fine >= _EMPTY)
+        out[decided] = fine[decided]
+        # Boundary cells and points beyond the grid: one vectorised R-tree query.
+        rest = np.flatnonzero(~in_grid | (split & (fine < _EMPTY)))
+        if len(rest):
+            which, county = self.tree.query(
+                shapely.points(x[rest], y[rest]), predicate="intersects"
+            )
+            first = np.full(len(rest), np.iinfo(np.int64).max)
+            np.minimum.at(first, which, county)
+            out[rest] = np.where(first == np.iinfo(np.int64).max, NO_COUNTY, first)
+        return out
+
+    def brute_force(self, lon: float, lat: float) -> int:
+        """The reference answer: test every county polygon in FIPS order. For tests and bench."""
+        hits = np.flatnonzero(shapely.intersects_xy(self.geometries, lon, lat))
+        return int(hits[0]) if len(hits) else NO_COUNTY
+
+    def overlaps(self, shape: BaseGeometry) -> tuple[list[Share], float]:
+        """Each county's share of a shape's area, largest first (ties: lowest FIPS).
+
+        Returns:
+            The shares, and the share of the shape that lies in no county (sea, abroad).
+        """
+        return area_shares(shape, self.geometries, self.tree)
+
+
+def area_shares(
+    shape: BaseGeometry, geometries: npt.NDArray[np.object_], tree: shapely.STRtree
+) -> tuple[list[Share], float]:
+    """Shares of `shape`'s area inside each of `geometries` (found through `tree`)."""
+    total = shape.area
+    if total <= 0:
+        return [], 1.0
+    candidates = tree.query(shape, predicate="intersects")
+    if len(candidates) == 0:
+        return [], 1.0
+    areas = shapely.area(shapely.intersection(geometries[candidates], shape)) / total
+    shares = [Share(int(i), float(a)) for i, a in zip(candidates, areas, strict=True) if a > 0]
+    shares.sort(key=lambda s: (-s.share, s.index))
+    return shares, max(0.0, 1.0 - sum(s.share for s in shares))
+
+
+def _boxes(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], size: float
+) -> npt.NDArray[np.object_]:
+    boxes: npt.NDArray[np.object_] = shapely.box(
+        x - _EPS, y - _EPS, x + size + _EPS, y + size + _EPS
+    )
+    return boxes

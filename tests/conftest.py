@@ -1,0 +1,39 @@
+"""Fixtures shared by the whole suite.
+
+The county layer and its index take about a second to build, so they are built once per
+test session; both are read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from routing.counties import CountyLayer, load_layer
+from routing.index import CountyIndex
+from tests.servers import postgres_server, redis_server
+
+
+@pytest.fixture(scope="session")
+def county_layer() -> CountyLayer:
+    return load_layer()
+
+
+@pytest.fixture(scope="session")
+def county_index(county_layer: CountyLayer) -> CountyIndex:
+    return CountyIndex(county_layer)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server's URL (see tests/servers.py for which one)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server's URL (see tests/servers.py for which one)."""
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
