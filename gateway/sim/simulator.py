@@ -1,0 +1,206 @@
+"""The simulator's front door: plays a scenario against an application and returns a timeline.
+
+    sim = Simulator(app=create_app(...), auth_token="...")      # in process, virtual clock
+    client = sim.twilio_client()   # give this to the app under test
+    timeline = sim.run(load_scenario("scenarios/sim-happy-path.yaml"))
+
+or against a running gateway over HTTP, with the REST API served on a local port:
+
+    with Simulator(base_url="http://127.0.0.1:8000", auth_token="...") as sim:
+        sim.serve_api(port=8765)    # the gateway's TWILIO_API_BASE_URL
+        timeline = sim.run(scenario)
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from twilio.http import HttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+from werkzeug.datastructures import MultiDict
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.test import Client as WsgiClient
+
+from gateway.sim.clock import Scheduler
+from gateway.sim.engine import Engine, EngineConfig
+from gateway.sim.rest import create_rest_app
+from gateway.sim.scenario import Caller, Scenario
+from gateway.sim.timeline import Timeline
+from gateway.sim.webhooks import HttpTransport, Transport, WebhookClient, WsgiTransport
+from gateway.telephony import build_client, rewrite_url
+
+DEFAULT_ACCOUNT_SID = "AC" + "5ab1e" * 6 + "00"
+IN_PROCESS_API = "http://api.twilio.sim"
+IN_PROCESS_APP = "https://gateway.test"
+# On the real clock, how long an idle run waits for the application to create new calls.
+REALTIME_IDLE_GRACE = 2.0
+
+
+class Simulator:
+    """A local Twilio: REST API, TwiML interpreter, webhooks and scripted parties.
+
+    Args:
+        app: the WSGI application under test, called in process.
+        base_url: the URL of a running application, called over HTTP (instead of `app`).
+        auth_token: the account's auth token: signs webhooks and guards the REST API.
+        account_sid: the account SID the application uses.
+        clock: "virtual" (time jumps from event to event) or "real".
+        public_url: for an in-process app, the URL it believes it is served at.
+        idle_grace: on the real clock, how long an idle run waits for the application to
+            create new calls before it ends.
+    """
+
+    def __init__(
+        self,
+        app: Callable[..., Any] | None = None,
+        base_url: str | None = None,
+        *,
+        auth_token: str,
+        account_sid: str = DEFAULT_ACCOUNT_SID,
+        clock: str = "virtual",
+        public_url: str = IN_PROCESS_APP,
+        idle_grace: float = REALTIME_IDLE_GRACE,
+    ) -> None:
+        if (app is None) == (base_url is None):
+            raise ValueError("give exactly one of app (in process) or base_url (over HTTP)")
+        if clock not in {"virtual", "real"}:
+            raise ValueError("clock is 'virtual' or 'real'")
+        self.app_url = (base_url or public_url).rstrip("/")
+        self.transport: Transport = (
+            WsgiTransport(app, self.app_url) if app is not None else HttpTransport()
+        )
+        self.auth_token, self.account_sid, self.clock = auth_token, account_sid, clock
+        self.idle_grace = idle_grace
+        self.engine = self._new_engine(Scenario("idle", Caller("+12025550100", "+12025550101")))
+        self.rest_app = create_rest_app(lambda: self.engine, account_sid, auth_token)
+        self._server: BaseWSGIServer | None = None
+        self._server_thread: threading.Thread | None = None
+
+    def _new_engine(self, scenario: Scenario) -> Engine:
+        config = EngineConfig(self.account_sid, self.app_url, scenario)
+        return Engine(
+            config,
+            Scheduler(realtime=self.clock == "real"),
+            WebhookClient(self.transport, self.auth_token),
+        )
+
+    # The REST API -----------------------------------------------------------------------
+
+    def http_client(self) -> HttpClient:
+        """A twilio HttpClient that dispatches straight into the REST app (no socket)."""
+        return WsgiHttpClient(self.rest_app)
+
+    def twilio_client(self) -> Client:
+        """The official twilio client, built by gateway.telephony, wired to this simulator."""
+        if self._server is not None:
+            return build_client(self.account_sid, self.auth_token, self.api_base_url)
+        return build_client(self.account_sid, self.auth_token, http_client=self.http_client())
+
+    @property
+    def api_base_url(self) -> str:
+        """Where the REST API is served (TWILIO_API_BASE_URL for the application)."""
+        if self._server is None:
+            return IN_PROCESS_API
+        return f"http://{self._server.host}:{self._server.port}"
+
+    def serve_api(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the REST API over HTTP in a background thread; returns its base URL."""
+        self._server = make_server(host, port, self.rest_app, threaded=True)
+        self._server_thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server_thread.start()
+        return self.api_base_url
+
+    def close(self) -> None:
+        """Stop the REST API server, if one was started."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Running ----------------------------------------------------------------------------
+
+    def run(self, scenario: Scenario) -> Timeline:
+        """Play `scenario` to the end (or to its max_duration) and return the timeline."""
+        engine = self._new_engine(scenario)
+        self.engine = engine
+        caller = scenario.caller
+
+        def ring() -> None:
+            engine.start_inbound(caller)
+
+        engine.scheduler.call_at(caller.at, ring, "inbound")
+        grace = self.idle_grace if self.clock == "real" else 0.0
+        while True:
+            timer = engine.scheduler.next_due(scenario.max_duration, grace)
+            if timer is None:
+                break
+            with engine.lock:
+                timer.action()
+        with engine.lock:
+            return engine.finish()
+
+
+class WsgiHttpClient(HttpClient):  # type: ignore[misc]  # twilio ships no type information
+    """Carries the twilio client's requests into a WSGI app in the same process.
+
+    Args:
+        app: the simulator's REST app.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        super().__init__(logger=None, is_async=False)
+        self.client = WsgiClient(app)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        """Dispatch one request and wrap the answer as twilio's Response."""
+        target = rewrite_url(url, IN_PROCESS_API)
+        sent_headers = dict(headers or {})
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            sent_headers["Authorization"] = f"Basic {token}"
+        response = self.client.open(
+            target.removeprefix(IN_PROCESS_API),
+            base_url=IN_PROCESS_API,
+            method=method,
+            query_string={k: str(v) for k, v in (params or {}).items()},
+            data=_form(data),
+            headers=sent_headers,
+        )
+        return Response(
+            response.status_code, response.get_data(as_text=True), dict(response.headers)
+        )
+
+
+def _form(data: dict[str, object] | None) -> MultiDict[str, str]:
+    """The twilio client's body as a form; lists become repeated keys, as requests does."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in (data or {}).items():
+        values = value if isinstance(value, list) else [value]
+        pairs.extend((key, str(item)) for item in values)
+    return MultiDict(pairs)

@@ -1,0 +1,227 @@
+"""Webhooks as Twilio sends them: form-encoded, signed, with Twilio's time limits.
+
+Two transports reach the application under test: a WSGI app called in process (fast, for
+the virtual clock) and a base URL over HTTP (a running gateway). Both see the same signed
+requests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+from twilio.request_validator import RequestValidator
+from werkzeug.test import Client
+
+HTTP_RETRIEVAL_FAILURE = 11200
+HTTP_TIMEOUT = 11205
+INVALID_CONTENT_TYPE = 12300
+# Twilio's defaults: 5 s to connect, 15 s for the whole response.
+CONNECT_TIMEOUT_MS = 5000
+READ_TIMEOUT_MS = 15000
+USER_AGENT = "TwilioProxy/1.1 (gateway.sim)"
+
+
+@dataclass
+class HttpResult:
+    """What came back from one webhook request.
+
+    Attributes:
+        status: HTTP status, or 0 when no response arrived.
+        body: the response text.
+        content_type: the media type without parameters.
+        elapsed: wall-clock seconds the request took.
+        error_code: Twilio's error code when the request failed (11200, 11205), else 0.
+        error: what went wrong, for the timeline.
+    """
+
+    status: int
+    body: str = ""
+    content_type: str = ""
+    elapsed: float = 0.0
+    error_code: int = 0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx response."""
+        return self.error_code == 0 and 200 <= self.status < 300
+
+
+class Transport(Protocol):
+    """Carries one HTTP request to the application under test."""
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        form: Mapping[str, str],
+        headers: Mapping[str, str],
+        timeouts: tuple[float, float],
+    ) -> HttpResult:
+        """Send the request; `timeouts` are (connect, read) seconds."""
+        ...
+
+
+class WsgiTransport:
+    """Calls a WSGI application directly, as if it lived at `base_url`.
+
+    Args:
+        app: the WSGI application under test.
+        base_url: the public URL the application believes it is served at; the signature
+            covers it, so it must be what the application reconstructs from the request.
+    """
+
+    def __init__(self, app: Callable[..., Any], base_url: str) -> None:
+        self.client = Client(app)
+        self.base_url = base_url.rstrip("/")
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        form: Mapping[str, str],
+        headers: Mapping[str, str],
+        timeouts: tuple[float, float],
+    ) -> HttpResult:
+        """Dispatch into the app; a URL on another host cannot be reached in process."""
+        parts = urlsplit(url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        if base != self.base_url:
+            return HttpResult(
+                0, error_code=HTTP_RETRIEVAL_FAILURE, error=f"{base} is not the app under test"
+            )
+        started = time.monotonic()
+        response = self.client.open(
+            parts.path or "/",
+            base_url=base,
+            method=method,
+            query_string=parts.query,
+            data=dict(form) if method == "POST" else None,
+            headers=dict(headers),
+        )
+        elapsed = time.monotonic() - started
+        body = response.get_data(as_text=True)
+        result = HttpResult(response.status_code, body, response.mimetype or "", elapsed)
+        if elapsed > timeouts[1]:
+            result.error_code, result.error = HTTP_TIMEOUT, f"no response in {timeouts[1]} s"
+        return result
+
+
+class HttpTransport:
+    """Sends real HTTP requests to a running application."""
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        form: Mapping[str, str],
+        headers: Mapping[str, str],
+        timeouts: tuple[float, float],
+    ) -> HttpResult:
+        """POST or GET with Twilio's connect and read limits."""
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                data=dict(form) if method == "POST" else None,
+                headers=dict(headers),
+                timeout=timeouts,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            return HttpResult(
+                0, elapsed=time.monotonic() - started, error_code=HTTP_TIMEOUT, error=str(exc)
+            )
+        except requests.RequestException as exc:
+            return HttpResult(
+                0,
+                elapsed=time.monotonic() - started,
+                error_code=HTTP_RETRIEVAL_FAILURE,
+                error=str(exc),
+            )
+        mimetype = response.headers.get("Content-Type", "").split(";")[0].strip()
+        return HttpResult(response.status_code, response.text, mimetype, time.monotonic() - started)
+
+
+def resolve(base: str | None, url: str) -> str:
+    """Resolve a relative TwiML URL against the document it came from, as Twilio does."""
+    return urljoin(base or "", url)
+
+
+def split_overrides(url: str) -> tuple[str, tuple[float, float]]:
+    """Strip the `#ct=..&rt=..` fragment and return (url, (connect, read) seconds).
+
+    Twilio reads connection overrides from the URL fragment; the fragment is never sent,
+    so it is not part of the signed URL either.
+    """
+    parts = urlsplit(url)
+    settings = dict(parse_qsl(parts.fragment))
+    connect = _millis(settings.get("ct"), CONNECT_TIMEOUT_MS)
+    read = _millis(settings.get("rt"), READ_TIMEOUT_MS)
+    return urlunsplit(parts._replace(fragment="")), (connect / 1000, read / 1000)
+
+
+def _millis(value: str | None, default: int) -> float:
+    if value is None or not value.isdigit():
+        return float(default)
+    return float(min(int(value), READ_TIMEOUT_MS))
+
+
+def signature(auth_token: str, url: str, form: Mapping[str, str]) -> str:
+    """X-Twilio-Signature for a request, computed with twilio's own RequestValidator."""
+    return str(RequestValidator(auth_token).compute_signature(url, dict(form)))
+
+
+class WebhookClient:
+    """Signs and sends webhooks through a transport.
+
+    Args:
+        transport: how requests reach the application.
+        auth_token: the account's auth token, the signing key.
+    """
+
+    def __init__(self, transport: Transport, auth_token: str) -> None:
+        self.transport = transport
+        self.auth_token = auth_token
+
+    def request(
+        self, method: str, url: str, form: Mapping[str, str], token: str = ""
+    ) -> tuple[str, HttpResult]:
+        """Send one webhook.
+
+        Args:
+            method: GET or POST.
+            url: the absolute URL, possibly with a `#ct=..&rt=..` fragment.
+            form: the webhook parameters.
+            token: the I-Twilio-Idempotency-Token; a redelivery reuses the first one's.
+
+        Returns:
+            (the URL actually requested, the result). For GET the parameters move into the
+            query string, and the signature covers that full URL with no body.
+        """
+        target, timeouts = split_overrides(url)
+        method = method.upper()
+        body: Mapping[str, str] = form
+        if method == "GET":
+            separator = "&" if urlsplit(target).query else "?"
+            target = f"{target}{separator}{urlencode(dict(form))}" if form else target
+            body = {}
+        headers = {
+            "X-Twilio-Signature": signature(self.auth_token, target, body),
+            "User-Agent": USER_AGENT,
+            "I-Twilio-Idempotency-Token": token or f"{time.monotonic_ns():x}",
+        }
+        result = self.transport.send(method, target, body, headers, timeouts)
+        if result.error_code == 0 and not 200 <= result.status < 300:
+            result.error_code = HTTP_RETRIEVAL_FAILURE
+            result.error = f"HTTP {result.status}"
+        return target, result

@@ -1,0 +1,170 @@
+"""Conferences against Twilio's documented semantics."""
+
+from __future__ import annotations
+
+from twilio.rest import Client
+
+from gateway.sim.simulator import Simulator
+from tests.sim.apps import AUTH_TOKEN, CENTER_A, GATEWAY_NUMBER, SUPERVISOR, Seen, scripted_app
+from tests.sim.conftest import scenario
+
+ROOM = "room-0101"
+EVENTS = "start end join leave hold"
+
+
+def _caller_twiml(attrs: str, dial_attrs: str = "") -> str:
+    return (
+        f"<Response><Dial {dial_attrs}><Conference {attrs}>{ROOM}</Conference></Dial>"
+        "<Say>The conference is over</Say></Response>"
+    )
+
+
+def _add(client: Client, to: str, label: str, **options: object) -> None:
+    client.conferences(ROOM).participants.create(
+        from_=GATEWAY_NUMBER,
+        to=to,
+        label=label,
+        conference_status_callback="/events",
+        conference_status_callback_event=EVENTS.split(),
+        **options,
+    )
+
+
+def _run(
+    caller_twiml: str,
+    adds: list[tuple[str, str, dict[str, object]]],
+    lines: list[dict[str, object]],
+    caller_actions: list[dict[str, object]] | None = None,
+) -> tuple[object, Seen]:
+    seen = Seen()
+    holder: dict[str, Client] = {}
+
+    def add_everyone(form: dict[str, str]) -> None:
+        for to, label, options in adds:
+            _add(holder["client"], to, label, **options)
+
+    app = scripted_app({"/voice": caller_twiml}, seen, {"/voice": add_everyone})
+    sim = Simulator(app=app, auth_token=AUTH_TOKEN)
+    holder["client"] = sim.twilio_client()
+    return sim.run(scenario(caller_actions, lines=lines)), seen
+
+
+def _events(seen: Seen) -> list[str]:
+    return [form["StatusCallbackEvent"] for form in seen.forms("/events")]
+
+
+def test_a_participant_waits_on_hold_until_someone_with_start_conference_on_enter_joins() -> None:
+    timeline, seen = _run(
+        _caller_twiml('startConferenceOnEnter="false"'),
+        [(CENTER_A, "counselor", {"start_conference_on_enter": True})],
+        [
+            {
+                "number": CENTER_A,
+                "name": "center-a",
+                "answer": 6,
+                "actions": [{"at": 30, "hangup": True}],
+            }
+        ],
+    )
+
+    waiting = [e for e in timeline.of_kind("media", "caller") if "waits" in e.text]
+    assert [e.t for e in waiting] == [0.0]
+    (talk,) = timeline.connections("caller")
+    assert (talk.b, talk.start) == ("center-a", 6.0)
+    assert _events(seen)[:3] == ["participant-join", "participant-join", "conference-start"]
+    start = seen.forms("/events")[2]
+    assert start["FriendlyName"] == ROOM
+    assert start["SequenceNumber"] == "2"
+
+
+def test_nobody_is_connected_while_no_participant_has_started_the_conference() -> None:
+    timeline, seen = _run(
+        _caller_twiml('startConferenceOnEnter="false"'),
+        [(CENTER_A, "counselor", {"start_conference_on_enter": False})],
+        [
+            {
+                "number": CENTER_A,
+                "name": "center-a",
+                "answer": 6,
+                "actions": [{"at": 30, "hangup": True}],
+            }
+        ],
+    )
+
+    assert timeline.connections("caller") == []
+    assert "conference-start" not in _events(seen)
+
+
+def test_a_participant_with_end_conference_on_exit_leaving_ends_the_conference_for_everyone() -> (
+    None
+):
+    timeline, seen = _run(
+        _caller_twiml('startConferenceOnEnter="true"'),
+        [(CENTER_A, "counselor", {"end_conference_on_exit": True}), (SUPERVISOR, "supervisor", {})],
+        [
+            {
+                "number": CENTER_A,
+                "name": "center-a",
+                "answer": 5,
+                "actions": [{"at": 20, "hangup": True}],
+            },
+            {"number": SUPERVISOR, "name": "supervisor", "answer": 8},
+        ],
+    )
+
+    end = seen.forms("/events")[-1]
+    assert end["StatusCallbackEvent"] == "conference-end"
+    assert end["ReasonConferenceEnded"] == "participant-with-end-conference-on-exit-left"
+    assert end["CallSidEndingConference"] == timeline.party_legs("center-a")[0].sid
+    supervisor = timeline.party_legs("supervisor")[0]
+    assert (supervisor.ended_at, supervisor.ended_by) == (25.0, "application")
+    # The caller joined with TwiML, so its <Dial> ends and the next verb runs.
+    said = [e for e in timeline.of_kind("media", "caller") if "over" in e.text]
+    assert [e.t for e in said] == [25.0]
+
+
+def test_hangup_on_star_moves_that_party_to_the_next_verb_and_leaves_the_others_connected() -> None:
+    timeline, _ = _run(
+        _caller_twiml('startConferenceOnEnter="true"', 'hangupOnStar="true"'),
+        [(CENTER_A, "counselor", {}), (SUPERVISOR, "supervisor", {})],
+        [
+            {
+                "number": CENTER_A,
+                "name": "center-a",
+                "answer": 5,
+                "actions": [{"at": 55, "hangup": True}],
+            },
+            {
+                "number": SUPERVISOR,
+                "name": "supervisor",
+                "answer": 5,
+                "actions": [{"at": 60, "hangup": True}],
+            },
+        ],
+        caller_actions=[{"at": 15, "press": "*"}],
+    )
+
+    said = [e for e in timeline.of_kind("media", "caller") if "over" in e.text]
+    assert [e.t for e in said] == [15.0]
+    assert [(i.start, i.end) for i in timeline.connections("caller")] == [(5.0, 15.0)] * 2
+    (between_others,) = [i for i in timeline.connections("center-a") if "caller" not in (i.a, i.b)]
+    assert (between_others.start, between_others.end) == (5.0, 60.0)
+
+
+def test_conference_events_use_only_the_settings_of_the_participant_that_created_the_room() -> None:
+    seen = Seen()
+    holder: dict[str, Client] = {}
+
+    def add_without_callback(form: dict[str, str]) -> None:
+        holder["client"].conferences(ROOM).participants.create(from_=GATEWAY_NUMBER, to=CENTER_A)
+
+    caller = (
+        f'<Response><Dial><Conference statusCallback="/events" statusCallbackEvent="{EVENTS}">'
+        f"{ROOM}</Conference></Dial></Response>"
+    )
+    app = scripted_app({"/voice": caller}, seen, {"/voice": add_without_callback})
+    sim = Simulator(app=app, auth_token=AUTH_TOKEN)
+    holder["client"] = sim.twilio_client()
+    sim.run(scenario([{"at": 20, "hangup": True}], lines=[{"number": CENTER_A, "answer": 5}]))
+
+    assert seen.forms("/events") == []

@@ -1,0 +1,117 @@
+"""The REST API, driven by the official twilio client through gateway.telephony."""
+
+from __future__ import annotations
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+
+from gateway.sim.simulator import Simulator
+from gateway.telephony import build_client
+from tests.sim.apps import AUTH_TOKEN, CENTER_A, GATEWAY_NUMBER, Seen, twiml_app
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    return Simulator(app=twiml_app({}, Seen()), auth_token=AUTH_TOKEN)
+
+
+def test_fetching_an_unknown_call_sid_is_404_with_code_20404(sim: Simulator) -> None:
+    with pytest.raises(TwilioRestException) as raised:
+        sim.twilio_client().calls("CA" + "0" * 32).fetch()
+
+    assert raised.value.status == 404
+    assert raised.value.code == 20404
+
+
+def test_creating_a_call_to_an_invalid_number_is_400_with_code_21211(sim: Simulator) -> None:
+    with pytest.raises(TwilioRestException) as raised:
+        sim.twilio_client().calls.create(to="+1555", from_=GATEWAY_NUMBER, url="/x")
+
+    assert raised.value.status == 400
+    assert raised.value.code == 21211
+
+
+def test_a_north_american_number_must_follow_nanp_numbering(sim: Simulator) -> None:
+    with pytest.raises(TwilioRestException) as raised:
+        sim.twilio_client().calls.create(to="+11855550160", from_=GATEWAY_NUMBER, url="/x")
+
+    assert raised.value.code == 21211
+
+
+def test_an_invalid_caller_id_is_400_with_code_21212(sim: Simulator) -> None:
+    with pytest.raises(TwilioRestException) as raised:
+        sim.twilio_client().calls.create(to=CENTER_A, from_="gateway", url="/x")
+
+    assert raised.value.code == 21212
+
+
+def test_a_created_call_is_queued_and_can_be_fetched(sim: Simulator) -> None:
+    client = sim.twilio_client()
+    created = client.calls.create(
+        to=CENTER_A,
+        from_=GATEWAY_NUMBER,
+        url="/whisper",
+        status_callback_event=["initiated", "completed"],
+    )
+    fetched = client.calls(created.sid).fetch()
+
+    assert created.sid.startswith("CA") and len(created.sid) == 34
+    assert (fetched.status, fetched.direction, fetched.to) == ("queued", "outbound-api", CENTER_A)
+    assert fetched.date_created is not None
+    assert sim.engine.calls[created.sid].status_callback_events == {"initiated", "completed"}
+
+
+def test_a_parameter_twilio_accepts_but_the_simulator_does_not_play_is_refused(
+    sim: Simulator,
+) -> None:
+    with pytest.raises(TwilioRestException) as raised:
+        sim.twilio_client().calls.create(to=CENTER_A, from_=GATEWAY_NUMBER, url="/x", record=True)
+
+    assert raised.value.status == 400
+    assert "Record" in raised.value.msg
+
+
+def test_wrong_credentials_are_401_with_code_20003(sim: Simulator) -> None:
+    client = build_client(sim.account_sid, "wrong-token", http_client=sim.http_client())
+    with pytest.raises(TwilioRestException) as raised:
+        client.calls("CA" + "0" * 32).fetch()
+
+    assert (raised.value.status, raised.value.code) == (401, 20003)
+
+
+def test_redirecting_a_call_that_has_ended_is_400_with_code_21220(sim: Simulator) -> None:
+    client = sim.twilio_client()
+    call = client.calls.create(to=CENTER_A, from_=GATEWAY_NUMBER, url="/x")
+    client.calls(call.sid).update(status="canceled")
+
+    with pytest.raises(TwilioRestException) as raised:
+        client.calls(call.sid).update(url="https://gateway.test/other")
+
+    assert raised.value.code == 21220
+    assert client.calls(call.sid).fetch().status == "canceled"
+
+
+def test_conferences_can_be_listed_by_friendly_name_and_status(sim: Simulator) -> None:
+    client = sim.twilio_client()
+    participant = client.conferences("room-a").participants.create(
+        from_=GATEWAY_NUMBER, to=CENTER_A, label="counselor", early_media=True, timeout=30
+    )
+    client.conferences("room-b").participants.create(from_=GATEWAY_NUMBER, to=CENTER_A)
+
+    (room_a,) = client.conferences.list(friendly_name="room-a", status="init")
+    assert room_a.sid == participant.conference_sid
+    assert client.conferences.list(friendly_name="room-a", status="in-progress") == []
+    assert len(client.conferences.list()) == 2
+    fetched = client.conferences(room_a.sid).participants("counselor").fetch()
+    assert (fetched.call_sid, fetched.label) == (participant.call_sid, "counselor")
+
+
+def test_removing_an_unknown_participant_is_404(sim: Simulator) -> None:
+    client = sim.twilio_client()
+    participant = client.conferences("room-a").participants.create(
+        from_=GATEWAY_NUMBER, to=CENTER_A
+    )
+    with pytest.raises(TwilioRestException) as raised:
+        client.conferences(participant.conference_sid).participants("CA" + "1" * 32).delete()
+
+    assert raised.value.code == 20404
