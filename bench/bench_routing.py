@@ -1,0 +1,209 @@
+"""Routing core benchmark: our index against a linear scan of the same polygons, side by side.
+
+Run with `make bench` (or `.venv/bin/python bench/bench_routing.py`). It writes its figures
+into docs/benchmarks.md between the routing markers, with the command and the machine.
+
+Measured, in one process and one run, so that machine noise hits both sides alike:
+* one decision (county + center, no explanation): our grid index vs. a linear scan;
+* a batch of points: vectorised index vs. a vectorised linear scan;
+* a full decision with a 1 km uncertainty circle that crosses a county boundary;
+* cold start (imports, county layer, index, tables) in a fresh process: time and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from routing.engine import Router, Snapshot  # noqa: E402
+from routing.location import LocationQuery, Point  # noqa: E402
+from routing.tables import DEFAULT_TABLES_DIR  # noqa: E402
+
+RESULTS = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- routing:begin -->", "<!-- routing:end -->"
+
+
+def land_points(snap: Snapshot, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform random points over the lower 48 that fall in some county (callers are on land)."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    while sum(len(x) for x in xs) < count:
+        x = rng.uniform(-125.0, -66.5, count)
+        y = rng.uniform(24.5, 49.5, count)
+        keep = snap.index.locate_many(x, y) >= 0
+        xs.append(x[keep])
+        ys.append(y[keep])
+    return np.concatenate(xs)[:count], np.concatenate(ys)[:count]
+
+
+def per_call_us(fn, xs: np.ndarray, ys: np.ndarray) -> list[float]:  # type: ignore[no-untyped-def]
+    timer = time.perf_counter_ns
+    out = []
+    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+        start = timer()
+        fn(x, y)
+        out.append((timer() - start) / 1000.0)
+    return out
+
+
+def linear_scan(snap: Snapshot):  # type: ignore[no-untyped-def]
+    """The naive way: every polygon in FIPS order, bounding box first, then the exact test."""
+    geoms = list(snap.index.geometries)
+    bounds = [g.bounds for g in geoms]
+    centers = snap.county_center
+
+    def center_at(lon: float, lat: float) -> str | None:
+        for i, (minx, miny, maxx, maxy) in enumerate(bounds):
+            if (
+                minx <= lon <= maxx
+                and miny <= lat <= maxy
+                and shapely.intersects_xy(geoms[i], lon, lat)
+            ):
+                return centers[i]
+        return None
+
+    return center_at
+
+
+def linear_scan_batch(snap: Snapshot, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The naive vectorised way: each polygon tested against every point."""
+    out = np.full(len(xs), -1)
+    for i, geom in enumerate(snap.index.geometries):
+        hit = shapely.intersects_xy(geom, xs, ys) & (out < 0)
+        out[hit] = i
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def cold_start(runs: int) -> list[tuple[float, float]]:
+    code = (
+        "import resource, time; t = time.perf_counter();"
+        "from routing.engine import Router; from routing.tables import DEFAULT_TABLES_DIR;"
+        "Router.from_files(DEFAULT_TABLES_DIR);"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    results = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.split()
+        wall = time.perf_counter() - start
+        results.append((wall, float(out[1])))
+    return results
+
+
+def boundary_points(snap: Snapshot, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of Kansas and Missouri county boundaries: 1 km circles there cross a border."""
+    coords = np.concatenate(
+        [
+            shapely.get_coordinates(snap.index.geometries[i])
+            for i, c in enumerate(snap.layer.counties)
+            if c.state in ("KS", "MO")
+        ]
+    )
+    pick = np.random.default_rng(7).choice(len(coords), count, replace=False)
+    return coords[pick, 0], coords[pick, 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=20_000, help="single-decision samples")
+    parser.add_argument("--batch", type=int, default=1_000_000, help="points in the batch run")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    router = Router.from_files(DEFAULT_TABLES_DIR)
+    snap = router.snapshot
+    xs, ys = land_points(snap, args.points, seed=1)
+
+    ours = per_call_us(snap.center_at, xs, ys)
+    naive_fn = linear_scan(snap)
+    naive = per_call_us(naive_fn, xs[:2000], ys[:2000])
+    mismatches = sum(
+        snap.center_at(x, y)[2] != naive_fn(x, y) for x, y in zip(xs[:2000], ys[:2000], strict=True)
+    )
+
+    bx, by = land_points(snap, args.batch, seed=2)
+    start = time.perf_counter()
+    snap.centers_many(bx, by)
+    batch_rate = len(bx) / (time.perf_counter() - start)
+    small = 50_000
+    start = time.perf_counter()
+    naive_batch = linear_scan_batch(snap, bx[:small], by[:small])
+    naive_rate = small / (time.perf_counter() - start)
+    batch_ok = bool((snap.index.locate_many(bx[:small], by[:small]) == naive_batch).all())
+
+    cx, cy = boundary_points(snap, 500)
+    at = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+    circle_us = per_call_us(
+        lambda x, y: router.route(LocationQuery(geo=Point(y, x, 1000.0), at=at)), cx, cy
+    )
+    ambiguous = sum(
+        router.route(LocationQuery(geo=Point(y, x, 1000.0), at=at)).method == "shape"
+        for x, y in zip(cx[:100], cy[:100], strict=True)
+    )
+    starts = cold_start(3)
+
+    speedup = statistics.median(naive) / statistics.median(ours)
+    batch_speedup = batch_rate / naive_rate
+    lines = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{len(snap.layer)} counties + {len(snap.overlays)} overlay(s).",
+        "Command: `make bench` (= `.venv/bin/python bench/bench_routing.py`).",
+        "",
+        "| what | ours | linear scan | target |",
+        "|---|---|---|---|",
+        f"| one decision, median | {statistics.median(ours):.2f} µs | "
+        f"{statistics.median(naive):.1f} µs ({speedup:.0f}× slower) | ≤ 10 µs, ≥ 20× |",
+        f"| one decision, p99 | {pct(ours, 99):.2f} µs | {pct(naive, 99):.1f} µs | ≤ 50 µs |",
+        f"| batch, one core | {batch_rate:,.0f} points/s | {naive_rate:,.0f} points/s "
+        f"({batch_speedup:.0f}× slower) | ≥ 200,000/s, ≥ 20× |",
+        f"| 1 km circle across a boundary, full decision, median | "
+        f"{statistics.median(circle_us) / 1000:.3f} ms (p99 {pct(circle_us, 99) / 1000:.3f} ms; "
+        f"{ambiguous}/100 crossed centers) | | ≤ 1 ms |",
+        f"| cold start: imports, layer, index, tables (3 runs) | "
+        f"{', '.join(f'{w:.2f} s' for w, _ in starts)}; peak "
+        f"{max(m for _, m in starts):.0f} MB | | ≤ 2 s, ≤ 200 MB |",
+        "",
+        f"Samples: {len(ours):,} single decisions at uniform random points on land in the lower 48 "
+        f"({len(naive):,} for the linear scan); batch {len(bx):,} points "
+        f"({small:,} for the linear scan). Answers compared: {mismatches} single-decision "
+        f"mismatches, batch {'identical' if batch_ok else 'DIFFERENT'}.",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if not args.no_write:
+        write(report)
+    return 0
+
+
+def write(report: str) -> None:
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
+    block = f"{BEGIN}\n{report}\n{END}"
+    if BEGIN in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    else:
+        text += f"\n## Routing core\n\n{block}\n"
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
