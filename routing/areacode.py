@@ -8,15 +8,19 @@ assigned to, which is what that routing goes by.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import phonenumbers
-from phonenumbers import geocoder
 
 from routing.errors import RoutingError
 from routing.model import RoutingTables
-from routing.states import NAME_TO_ABBR
+
+# Area code -> state, extracted from phonenumbers' geocoder by scripts/build_npa_states.py:
+# importing the geocoder itself costs about 100 MB and 0.3 s for these few hundred entries.
+NPA_STATES_FILE = Path(__file__).resolve().parent / "data" / "npa_states.json"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,14 @@ def parse_e164(number: str) -> phonenumbers.PhoneNumber:
     return parsed
 
 
+@lru_cache(maxsize=1)
+def npa_states() -> dict[str, str]:
+    """The shipped area code -> USPS state table."""
+    data = json.loads(NPA_STATES_FILE.read_text(encoding="utf-8"))
+    table: dict[str, str] = data["npa_states"]
+    return table
+
+
 @lru_cache(maxsize=4096)
 def npa_and_state(number: str) -> tuple[str, str | None]:
     """The area code of a NANP number and the USPS code of the state it was assigned to."""
@@ -47,12 +59,7 @@ def npa_and_state(number: str) -> tuple[str, str | None]:
     if parsed.country_code != 1:
         return "", None
     npa = str(parsed.national_number)[:3]
-    region = geocoder.description_for_number(parsed, "en")
-    # The geocoder says "Kansas" or "Kansas City, MO": take the state either way.
-    state = NAME_TO_ABBR.get(region.lower())
-    if state is None and ", " in region:
-        state = region.rsplit(", ", 1)[1].upper()
-    return npa, state
+    return npa, npa_states().get(npa)
 
 
 def area_code_decision(number: str, tables: RoutingTables) -> AreaCodeDecision:

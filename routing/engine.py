@@ -412,10 +412,11 @@ def _place_civic(snap: Snapshot, civic: Civic) -> Placement | None:
     if civic.postal_code:
         info = lookup_zip(civic.postal_code)
         how = f"ZIP {info.zip}"
-        if info.county_name:
-            county = snap.layer.find_by_name(info.state, info.county_name)
+        if info.county_fips:
+            county = snap.layer.get(info.county_fips)
         if county is None:
-            # The ZIP data set spells a county differently: its centroid still places it.
+            # No county for this ZIP (or none in an administrator's own layer by that FIPS
+            # code): its centre point still places it.
             placed = _place_point(snap, info.lon, info.lat, f"ZIP {info.zip} centroid")
             return None if placed is None else replace(placed, method="civic")
     elif civic.state and civic.county:

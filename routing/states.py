@@ -64,6 +64,7 @@ STATES: dict[str, tuple[str, str]] = {
 
 ABBR_TO_FIPS: dict[str, str] = {abbr: fips for fips, (abbr, _name) in STATES.items()}
 NAME_TO_ABBR: dict[str, str] = {name.lower(): abbr for abbr, name in STATES.values()}
+NAME_TO_ABBR["washington d.c."] = "DC"  # as libphonenumber's geocoder spells it
 
 
 def state_abbr(county_fips: str) -> str:

@@ -1,6 +1,8 @@
 """What a US ZIP code says about where a caller is: state, county, city and a centre point.
 
-Backed by the `zipcodes` package, which ships its data, so nothing is fetched at run time.
+Backed by routing/data/zips.tsv.gz, derived from the `zipcodes` package's data set by
+scripts/build_zip_table.py with each county already resolved to its FIPS code, so nothing is
+fetched at run time and the table costs a few MB instead of the package's 50.
 A ZIP is a postal route, not an area: it can straddle a county line, and the county given
 here is the one the data set assigns to it. That is good enough to pick a state's 988
 center, and a reason to prefer coordinates when a call has them.
@@ -8,21 +10,18 @@ center, and a reason to prefer coordinates when a call has them.
 
 from __future__ import annotations
 
+import gzip
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import zipcodes
+from pathlib import Path
 
 from routing.errors import LocationError, UnknownZipError
 
+ZIP_TABLE = Path(__file__).resolve().parent / "data" / "zips.tsv.gz"
+
 # [0-9], not \d: \d also matches other scripts' digits, which no ZIP contains.
 _ZIP = re.compile(r"([0-9]{5})(?:-[0-9]{4})?")
-
-# `zipcodes` has no type hints; this is the shape of what `matching` returns.
-_matching: Callable[[str], list[dict[str, Any]]] = zipcodes.matching
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class ZipInfo:
     Attributes:
         zip: the 5-digit ZIP, without any +4.
         state: USPS abbreviation, e.g. "KS" (or "AA", "AE", "AP" for military mail).
+        county_fips: the county's 5-digit FIPS code; None for the few ZIPs the data set
+            places in no county.
         county_name: readable on its own, e.g. "Wyandotte County" or "St. Louis city";
             None for the few ZIPs (post-office boxes, some territories) without one.
         city: the USPS preferred city name, e.g. "Kansas City".
@@ -42,6 +43,7 @@ class ZipInfo:
 
     zip: str
     state: str
+    county_fips: str | None
     county_name: str | None
     city: str
     lat: float
@@ -75,50 +77,36 @@ def lookup_zip(zip_code: str) -> ZipInfo:
 
 
 def preload() -> None:
-    """Loads the ZIP data set now, so that no caller's first lookup waits for it.
-
-    `zipcodes` reads its data on first use, which takes about a third of a second; call this
-    once at start-up, off the request path.
-    """
-    _matching("66101")
+    """Loads the ZIP table now, so that no caller's first lookup waits for it."""
+    _table()
 
 
-# Keyed on the 5-digit ZIP so every +4 of one ZIP shares an entry. Misses are cached too
-# (as None): a caller retrying a wrong ZIP should cost no more than a right one.
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1)
+def _table() -> dict[str, str]:
+    """ZIP -> its raw table line; parsed only when looked up (most never are)."""
+    with gzip.open(ZIP_TABLE, "rt", encoding="utf-8") as handle:
+        next(handle)  # header
+        return {line[:5]: line.rstrip("\n") for line in handle}
+
+
 def _lookup_five_digits(zip5: str) -> ZipInfo | None:
-    try:
-        matches = _matching(zip5)
-    except (TypeError, ValueError) as exc:  # the regex should make this unreachable
-        raise LocationError(f"{zip5!r} is not a ZIP code: {exc}") from exc
-    if not matches:
+    line = _table().get(zip5)
+    if line is None:
         return None
-    return _zip_info(zip5, matches[0])
-
-
-def _zip_info(zip5: str, record: dict[str, Any]) -> ZipInfo:
-    lat, lon = _coordinate(record.get("lat")), _coordinate(record.get("long"))
-    if lat is None or lon is None:
+    zip_, state, fips, county, city, lat, lon, codes = line.split("\t")
+    if not lat:
         # The data set puts overseas APO/FPO/DPO ZIPs at 0,0: they name no place in the US.
         raise UnknownZipError(
-            f"ZIP code {zip5} ({record.get('city', '?')}, {record.get('state', '?')}) is "
-            "military or diplomatic mail with no location in the data set"
+            f"ZIP code {zip_} ({city}, {state}) is military or diplomatic mail "
+            "with no location in the data set"
         )
     return ZipInfo(
-        zip=zip5,
-        state=str(record["state"]),
-        county_name=str(record.get("county") or "") or None,
-        city=str(record.get("city") or ""),
-        lat=lat,
-        lon=lon,
-        area_codes=tuple(str(code) for code in record.get("area_codes") or ()),
+        zip=zip_,
+        state=state,
+        county_fips=fips or None,
+        county_name=county or None,
+        city=city,
+        lat=float(lat),
+        lon=float(lon),
+        area_codes=tuple(c for c in codes.split(",") if c),
     )
-
-
-def _coordinate(value: object) -> float | None:
-    """A latitude or longitude from the data set; None for blank or the 0 placeholder."""
-    try:
-        number = float(str(value))
-    except ValueError:
-        return None
-    return number if number != 0.0 else None

@@ -46,8 +46,8 @@ def test_surrounding_spaces_are_ignored() -> None:
     assert lookup_zip(" 64106\n") == lookup_zip("64106")
 
 
-def test_repeated_lookups_are_served_from_the_cache() -> None:
-    assert lookup_zip("63101-0001") is lookup_zip("63101")
+def test_a_zip_plus_four_is_the_same_place_as_its_zip() -> None:
+    assert lookup_zip("63101-0001") == lookup_zip("63101")
 
 
 @pytest.mark.parametrize("zip_code", ["00000", "99999", "99999-0000"])
@@ -61,12 +61,12 @@ def test_military_zip_with_no_place_on_the_map_is_unknown() -> None:
         lookup_zip("09001")
 
 
-def test_zip_the_data_set_gives_no_county_has_county_name_none() -> None:
-    # 00604 is an Aguadilla, PR post-office-box ZIP: a centre point but no county.
+def test_a_zip_the_data_set_gives_no_county_is_placed_by_its_centre_point() -> None:
+    # 00604 is an Aguadilla, PR post-office-box ZIP: a centre point but no county name.
     info = lookup_zip("00604")
 
     assert info.state == "PR"
-    assert info.county_name is None
+    assert info.county_fips == "72005"  # Aguadilla Municipio
 
 
 @pytest.mark.parametrize(
@@ -115,3 +115,16 @@ def test_any_well_formed_zip_is_found_or_unknown(zip_code: str) -> None:
     assert isinstance(info, ZipInfo)
     assert info.zip == zip_code[:5]
     assert -90 <= info.lat <= 90 and -180 <= info.lon <= 180
+
+
+def test_the_shipped_zip_table_agrees_with_the_zipcodes_data_set_it_came_from() -> None:
+    import random
+
+    import zipcodes
+
+    records = [r for r in zipcodes.list_all() if float(r["lat"] or 0) != 0.0]
+    for record in random.Random(7).sample(records, 500):
+        info = lookup_zip(record["zip_code"])
+        assert (info.state, info.city) == (record["state"], record["city"])
+        assert abs(info.lat - float(record["lat"])) < 1e-4
+        assert abs(info.lon - float(record["long"])) < 1e-4
