@@ -1,9 +1,9 @@
 """The county layer: every US county's FIPS code, name, state and polygon.
 
 The shipped layer (routing/data/us_counties.geojson.gz, see routing/data/SOURCE.md) is loaded
-by default. Administrators may load their own boundaries (GeoJSON, e.g. exported from their
-state's NG911 GIS) in place of it, or on top of it: counties in their file replace the shipped
-ones with the same FIPS code.
+by default. Administrators may load their own boundaries (GeoJSON, or a shapefile as their
+state's NG911 GIS exports it) in place of it, or on top of it: counties in their file replace
+the shipped ones with the same FIPS code.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
 
 from routing.errors import RoutingError
 from routing.states import STATES
@@ -102,11 +103,59 @@ def _polygonal(geometry: dict[str, Any], where: str) -> BaseGeometry:
 
 def _read_geojson(path: Path) -> dict[str, Any]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        data: dict[str, Any] = json.load(f)
-    if data.get("type") != "FeatureCollection":
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            data: dict[str, Any] = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RoutingError(f"{path.name}: cannot read it as GeoJSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise RoutingError(f"{path}: not a GeoJSON FeatureCollection")
     return data
+
+
+def _read_shapefile(path: Path) -> dict[str, Any]:
+    """A shapefile's counties as a GeoJSON FeatureCollection (pyshp reads it, pure Python).
+
+    Census and most state NG911 exports name the county GEOID (or STATEFP + COUNTYFP) and
+    NAMELSAD ("Wyandotte County") or NAME. Only longitude/latitude is accepted: a projected
+    layer would put every county in the wrong place, so it is refused with a hint instead.
+    """
+    import shapefile  # pyshp
+
+    prj = path.with_suffix(".prj")
+    if prj.exists() and prj.read_text(errors="replace").lstrip().upper().startswith("PROJCS"):
+        raise RoutingError(
+            f"{path.name}: projected coordinates ({prj.name}); reproject it to longitude/"
+            "latitude first, e.g. ogr2ogr -t_srs EPSG:4326 out.shp in.shp"
+        )
+    try:
+        with shapefile.Reader(str(path)) as reader:
+            names = [field[0] for field in reader.fields[1:]]
+            features = [
+                {
+                    "type": "Feature",
+                    "properties": _shapefile_properties(dict(zip(names, item.record, strict=True))),
+                    "geometry": item.shape.__geo_interface__,
+                }
+                for item in reader.iterShapeRecords()
+            ]
+    except shapefile.ShapefileException as exc:
+        raise RoutingError(f"{path.name}: cannot read the shapefile ({exc})") from None
+    return {"type": "FeatureCollection", "features": features, "metadata": {"source": str(path)}}
+
+
+def _shapefile_properties(record: dict[str, Any]) -> dict[str, str]:
+    fips = (
+        str(record.get("GEOID") or "") or f"{record.get('STATEFP', '')}{record.get('COUNTYFP', '')}"
+    )
+    name = record.get("NAMELSAD") or record.get("NAME") or fips
+    return {"fips": fips, "name": str(name)}
+
+
+def _read_layer(path: Path) -> dict[str, Any]:
+    if path.suffix.lower() == ".shp":
+        return _read_shapefile(path)
+    return _read_geojson(path)
 
 
 def _features(path: Path, data: dict[str, Any]) -> Iterable[tuple[County, BaseGeometry]]:
@@ -123,21 +172,47 @@ def _features(path: Path, data: dict[str, Any]) -> Iterable[tuple[County, BaseGe
         yield County(fips, name, state), _polygonal(feature.get("geometry") or {}, where)
 
 
+def _yield_to(
+    merged: dict[str, tuple[County, BaseGeometry]], winners: set[str], shapes: list[BaseGeometry]
+) -> None:
+    """Cut the overriding counties' area out of every other county that overlaps them.
+
+    An administrator's accurate boundary for one county rarely matches the coarse shipped
+    outline of its neighbours; without this, a caller in the overlap would go to whichever
+    county has the lower FIPS code rather than to the administrator's.
+    """
+    if not shapes:
+        return
+    cover = unary_union(shapes)
+    shapely.prepare(cover)
+    for fips, (county, geom) in list(merged.items()):
+        if fips in winners or not cover.intersects(geom) or cover.touches(geom):
+            continue
+        rest = geom.difference(cover)
+        parts = [g for g in getattr(rest, "geoms", [rest]) if isinstance(g, Polygon | MultiPolygon)]
+        if parts:
+            merged[fips] = (county, unary_union(parts))
+        else:
+            del merged[fips]  # wholly inside the administrator's counties
+
+
 def load_layer(path: Path | None = None, extra: Iterable[Path] = ()) -> CountyLayer:
     """Load a county layer.
 
     Args:
         path: a GeoJSON FeatureCollection (optionally gzipped) with properties fips (or GEOID)
-            and name; the shipped layer when None.
-        extra: more layers laid on top: their counties replace those with the same FIPS code.
+            and name, or a shapefile (.shp) in longitude/latitude; the shipped layer when None.
+        extra: more layers laid on top: their counties replace those with the same FIPS code,
+            and win over the other counties where the two overlap.
     """
     base = path or SHIPPED_LAYER
-    data = _read_geojson(base)
+    data = _read_layer(base)
     merged = {c.fips: (c, g) for c, g in _features(base, data)}
     metadata = dict(data.get("metadata") or {"source": str(base)})
     for layer in extra:
-        for county, geom in _features(layer, _read_geojson(layer)):
-            merged[county.fips] = (county, geom)
+        overrides = list(_features(layer, _read_layer(layer)))
+        merged.update((county.fips, (county, geom)) for county, geom in overrides)
+        _yield_to(merged, {c.fips for c, _ in overrides}, [g for _, g in overrides])
         metadata["overrides"] = ", ".join(filter(None, [metadata.get("overrides"), str(layer)]))
     ordered = [merged[f] for f in sorted(merged)]
     return CountyLayer(
