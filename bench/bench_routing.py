@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -28,12 +27,10 @@ import shapely
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results import write_section  # noqa: E402
 from routing.engine import Router, Snapshot  # noqa: E402
 from routing.location import LocationQuery, Point  # noqa: E402
 from routing.tables import DEFAULT_TABLES_DIR  # noqa: E402
-
-RESULTS = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- routing:begin -->", "<!-- routing:end -->"
 
 
 def land_points(snap: Snapshot, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -194,18 +191,8 @@ def main() -> int:
     report = "\n".join(lines)
     print(report)
     if not args.no_write:
-        write(report)
+        write_section("routing", "Routing core", report)
     return 0
-
-
-def write(report: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{report}\n{END}"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text += f"\n## Routing core\n\n{block}\n"
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

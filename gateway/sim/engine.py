@@ -222,6 +222,7 @@ class Engine:
             params=form,
             status=result.status,
             body=result.body,
+            elapsed=result.elapsed,
         )
         return result
 
@@ -261,6 +262,7 @@ class Engine:
             url=sent_to,
             params=form,
             status=result.status,
+            elapsed=result.elapsed,
         )
         if not result.ok:
             self.log(
