@@ -946,12 +946,38 @@ class Engine:
             conference.status, conference.updated_at = "in-progress", self.now()
             self.conference_event(conference, "conference-start")
         if not conference.started:
-            self.log(
-                call,
-                "media",
-                f"waits for the conference to start, hearing {participant.wait_url or 'silence'}",
-            )
+            self._wait_music(call, participant)
         self.recompute()
+
+    def _wait_music(self, call: Call, participant: Participant) -> None:
+        """Fetch and check what a waiting participant hears (the conference's waitUrl).
+
+        Twilio loops the waitUrl document until the room starts; the simulator fetches it
+        once, validates it (only Say, Play, Pause and Redirect may run there) and records
+        what is heard, so an application can show its callers never wait in silence.
+        A URL outside the application (Twilio's own hold music) is only recorded.
+        """
+        url = participant.wait_url
+        base = self.config.app_base_url.rstrip("/")
+        target = resolve(self.config.app_base_url, url) if url else ""
+        if not target or not target.startswith(base + "/"):
+            heard = url or "silence"
+        else:
+            heard = self._wait_document(call, target)
+        self.log(call, "media", f"waits for the conference to start, hearing {heard}")
+
+    def _wait_document(self, call: Call, url: str) -> str:
+        result = self.fetch(call, "POST", url, {})
+        if not result.ok:
+            self.log(call, "error", f"waitUrl {url}: {result.error or result.status}", url=url)
+            return "silence (the waitUrl failed)"
+        try:
+            verbs = twiml.parse(result.body, twiml.WAIT_URL_VERBS)
+        except TwimlError as exc:
+            self.log(call, "error", f"waitUrl {url}: {exc.message}", code=exc.code, url=url)
+            return "silence (the waitUrl document is invalid)"
+        spoken = [f'"{v.text}"' if v.name == "Say" else v.describe() for v in verbs]
+        return ", then ".join(spoken) or "silence (an empty waitUrl document)"
 
     def leave(self, conference: Conference, call: Call, reason: str) -> None:
         """A leg leaves; ends the room if it was the moderator or the last one in."""

@@ -168,3 +168,52 @@ def test_conference_events_use_only_the_settings_of_the_participant_that_created
     sim.run(scenario([{"at": 20, "hangup": True}], lines=[{"number": CENTER_A, "answer": 5}]))
 
     assert seen.forms("/events") == []
+
+
+def _waiting_lines(timeline: object) -> list[str]:
+    entries = timeline.of_kind("media", "caller")  # type: ignore[attr-defined]
+    return [e.text for e in entries if "waits" in e.text]
+
+
+def test_a_waiting_participant_hears_the_applications_wait_url_document() -> None:
+    from tests.sim.conftest import play
+
+    timeline, seen = play(
+        {
+            "/voice": _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"'),
+            "/wait": '<Response><Say>Please stay on the line.</Say><Pause length="2"/></Response>',
+        },
+        scenario([{"at": 10, "hangup": True}]),
+    )
+
+    assert seen.forms("/wait"), "the simulator fetched the waitUrl"
+    (line,) = _waiting_lines(timeline)
+    assert '"Please stay on the line."' in line
+    assert '<Pause length="2">' in line
+
+
+def test_a_wait_url_document_with_a_verb_not_allowed_there_is_an_error() -> None:
+    from tests.sim.conftest import play
+
+    timeline, _ = play(
+        {
+            "/voice": _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"'),
+            "/wait": "<Response><Dial>+18165550103</Dial></Response>",
+        },
+        scenario([{"at": 10, "hangup": True}]),
+    )
+
+    assert any("waitUrl" in e.text for e in timeline.errors())
+    assert "silence (the waitUrl document is invalid)" in _waiting_lines(timeline)[0]
+
+
+def test_twilios_own_hold_music_is_only_recorded() -> None:
+    from tests.sim.conftest import play
+
+    timeline, _ = play(
+        {"/voice": _caller_twiml('startConferenceOnEnter="false"')},
+        scenario([{"at": 10, "hangup": True}]),
+    )
+
+    assert "twimlets.com/holdmusic" in _waiting_lines(timeline)[0]
+    assert not timeline.errors()  # type: ignore[attr-defined]
