@@ -1,0 +1,150 @@
+"""The Flask app factory: `create_app()` for gunicorn, `create_app(settings, ...)` for tests.
+
+Nothing is read at import time. Collaborators (router, Twilio client, event sink, Redis)
+are built from the settings unless given, so tests plug the carrier simulator and a real
+Redis in at their seams:
+
+    gunicorn 'gateway.app:create_app()'
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import redis as redis_lib
+from flask import Flask
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from gateway import api, voice
+from gateway.context import EXTENSION, Gateway
+from gateway.events import Event, EventSink
+from gateway.flowconfig import FlowConfig
+from gateway.settings import Settings, SettingsError
+from gateway.state import TransferStore
+from gateway.telephony import build_client
+from gateway.transfers import TransferService, utc_now
+from gateway.twiml import Links
+from routing.engine import Router
+
+if TYPE_CHECKING:
+    from gateway.sim.simulator import Simulator
+
+log = logging.getLogger(__name__)
+# A webhook has 15 s in all; a Redis that does not answer in half a second is treated as
+# down, so the caller gets safe TwiML in time instead of Twilio's error message.
+REDIS_TIMEOUT_S = 0.5
+
+
+class LogSink:
+    """Events to the log, as JSON (they hold no caller data). The default until the
+    outcome store's RQ sink is wired in."""
+
+    def emit(self, event: Event) -> None:
+        log.info("event %s", event.to_json())
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    router: Router | None = None,
+    twilio_client: Client | None = None,
+    event_sink: EventSink | None = None,
+    redis: redis_lib.Redis | None = None,
+    flow: FlowConfig | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Flask:
+    """Build the gateway's WSGI app.
+
+    Args:
+        settings: typed settings; read from the environment when None.
+        router: the routing core; loaded from settings.tables_dir when None.
+        twilio_client: the Twilio REST client; built by gateway.telephony when None.
+        event_sink: where transfer events go; the log when None.
+        redis: the live-state Redis; from settings.redis_url when None.
+        flow: call-flow settings (gateway number, PSAP API keys); from the environment.
+        clock: the current time (tests pass the simulator's virtual clock).
+
+    Raises:
+        SettingsError: no Twilio auth token (webhook signatures could not be checked).
+    """
+    settings = settings or Settings.from_env()
+    if not settings.twilio_auth_token:
+        raise SettingsError("TWILIO_AUTH_TOKEN is required: it checks every webhook")
+    service = TransferService(
+        router=router or _router(settings),
+        twilio=twilio_client or _twilio(settings),
+        sink=event_sink or LogSink(),
+        store=TransferStore(redis or redis_client(settings.redis_url)),
+        flow=flow or FlowConfig.from_env(),
+        links=Links(settings.public_base_url),
+        deadline_s=settings.transfer_deadline_s,
+        clock=clock or utc_now,
+    )
+    app = Flask(__name__)
+    # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1
+    )
+    app.extensions[EXTENSION] = Gateway(
+        service, RequestValidator(settings.twilio_auth_token), service.flow
+    )
+    app.register_blueprint(api.bp)
+    app.register_blueprint(voice.bp)
+    return app
+
+
+def _router(settings: Settings) -> Router:
+    return Router.from_files(
+        settings.tables_dir, settings.county_layer, settings.extra_county_layers
+    )
+
+
+def _twilio(settings: Settings) -> Client:
+    if not settings.twilio_account_sid:
+        raise SettingsError("TWILIO_ACCOUNT_SID is required")
+    return build_client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_api_base_url or None,
+    )
+
+
+def redis_client(url: str) -> redis_lib.Redis:
+    """The live-state Redis client: short timeouts and one quick retry.
+
+    redis-py's default retries with backoff of up to seconds; a webhook has 15 s in all,
+    so a Redis that is down must fail fast and let the caller's safe TwiML go out.
+    """
+    return redis_lib.Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+    )
+
+
+def simulator_app(sim: Simulator) -> Flask:
+    """The gateway wired to an in-process carrier simulator (`gateway simulate --app`).
+
+    Settings come from the environment (Redis, routing tables, PSAP keys), except what the
+    simulator dictates: its account, auth token, public URL, REST client and virtual clock.
+    """
+    settings = replace(
+        Settings.from_env(),
+        twilio_account_sid=sim.account_sid,
+        twilio_auth_token=sim.auth_token,
+        public_base_url=sim.app_url,
+    )
+
+    def virtual_now() -> datetime:
+        return sim.engine.config.epoch + timedelta(seconds=sim.engine.now())
+
+    return create_app(settings, twilio_client=sim.twilio_client(), clock=virtual_now)

@@ -1,0 +1,266 @@
+"""What a PSAP sends to ask for a transfer, checked before anything is routed or dialed.
+
+Two kinds of "no": `InputError` (the request itself is malformed: HTTP 400) and `Refusal`
+(the request is well formed but this caller may not transfer: HTTP 422). Both carry a
+machine-readable `reason` and a sentence a call-taker can read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from routing.areacode import parse_e164
+from routing.errors import LocationError, RoutingError, UnknownZipError
+from routing.location import Civic, LocationQuery, Point, Shape
+from routing.model import Risk, RoutingTables
+from routing.pidf import parse_pidf
+
+MAX_SUMMARY = 500
+_CALL_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
+_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+
+
+class InputError(ValueError):
+    """A malformed request. `reason` is machine-readable; `field` names the culprit."""
+
+    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.field = reason, message, field
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.reason, "message": self.message, "field": self.field}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A well-formed request for a caller who may not transfer, and why."""
+
+    reason: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"eligible": False, "reason": self.reason, "message": self.message}
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """A PSAP's transfer request, validated."""
+
+    risk: Risk
+    call_type: str
+    consent: bool
+    geo: Point | Shape | None = None
+    civic: Civic | None = None
+    callback_number: str | None = None
+    language: str | None = None
+    veteran: bool = False
+    summary: str = ""
+
+    def query(self, psap_id: str) -> LocationQuery:
+        """The routing question this request asks."""
+        return LocationQuery(
+            geo=self.geo,
+            civic=self.civic,
+            psap_id=psap_id,
+            caller=self.callback_number,
+            language=self.language,
+            veteran=self.veteran,
+        )
+
+
+def parse_request(body: object) -> TransferRequest:
+    """Validate a decoded JSON body into a TransferRequest.
+
+    Raises:
+        InputError: the first problem found, naming the field.
+    """
+    data = _object(body)
+    geo, civic = parse_location(data.get("location"))
+    return TransferRequest(
+        risk=_risk(data.get("risk")),
+        call_type=_call_type(data.get("call_type")),
+        consent=_bool(data, "consent", required=True),
+        geo=geo,
+        civic=civic,
+        callback_number=_callback(data.get("callback_number")),
+        language=_language(data.get("language")),
+        veteran=_bool(data, "veteran", required=False),
+        summary=_summary(data.get("summary")),
+    )
+
+
+def parse_route_query(body: object) -> LocationQuery:
+    """A routing-only question: location, and optionally callback number, language, veteran.
+
+    Raises:
+        InputError: the first problem found, naming the field.
+    """
+    data = _object(body)
+    geo, civic = parse_location(data.get("location"))
+    return LocationQuery(
+        geo=geo,
+        civic=civic,
+        caller=_callback(data.get("callback_number")),
+        language=_language(data.get("language")),
+        veteran=_bool(data, "veteran", required=False),
+    )
+
+
+def parse_location(value: object) -> tuple[Point | Shape | None, Civic | None]:
+    """A location given as {lat, lon, radius_m}, {pidf}, {zip}, or null (unknown).
+
+    Raises:
+        InputError: an impossible or unreadable location.
+    """
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise InputError("invalid-location", "location must be an object or null", "location")
+    try:
+        return _location(value)
+    except LocationError as exc:
+        raise InputError("invalid-location", str(exc), "location") from None
+
+
+def _location(value: dict[str, Any]) -> tuple[Point | Shape | None, Civic | None]:
+    kinds = [k for k in ("lat", "pidf", "zip") if k in value]
+    if len(kinds) != 1:
+        raise InputError("invalid-location", "give exactly one of lat/lon, pidf or zip", "location")
+    if kinds[0] == "lat":
+        return _point(value), None
+    if kinds[0] == "pidf":
+        if not isinstance(value["pidf"], str):
+            raise InputError("invalid-location", "pidf must be the XML text", "location.pidf")
+        parsed = parse_pidf(value["pidf"])
+        return parsed.geo, parsed.civic
+    zip_code = value["zip"]
+    if not isinstance(zip_code, str) or not _ZIP.match(zip_code):
+        raise InputError("invalid-location", "zip must be a 5-digit ZIP code", "location.zip")
+    return None, Civic(postal_code=zip_code[:5])
+
+
+def _point(value: dict[str, Any]) -> Point:
+    lat, lon, radius = value.get("lat"), value.get("lon"), value.get("radius_m")
+    for name, number in (("lat", lat), ("lon", lon), ("radius_m", radius)):
+        if name == "radius_m" and number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise InputError("invalid-location", f"{name} must be a number", f"location.{name}")
+    assert isinstance(lat, int | float) and isinstance(lon, int | float)
+    return Point(float(lat), float(lon), None if radius is None else float(radius))
+
+
+def _object(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InputError("invalid-json", "the body must be a JSON object")
+    return body
+
+
+def _risk(value: object) -> Risk:
+    if value is None:
+        raise InputError("missing-field", "risk is required: low, mild, moderate or higher", "risk")
+    try:
+        return Risk(str(value))
+    except ValueError:
+        raise InputError(
+            "invalid-field", "risk must be low, mild, moderate or higher", "risk"
+        ) from None
+
+
+def _call_type(value: object) -> str:
+    if value is None:
+        raise InputError("missing-field", "call_type is required", "call_type")
+    if not isinstance(value, str) or not _CALL_TYPE.match(value):
+        raise InputError(
+            "invalid-field", "call_type is a name like emotional-distress", "call_type"
+        )
+    return value
+
+
+def _bool(data: dict[str, Any], name: str, *, required: bool) -> bool:
+    value = data.get(name)
+    if value is None and not required:
+        return False
+    if not isinstance(value, bool):
+        raise InputError(
+            "missing-field" if value is None else "invalid-field",
+            f"{name} must be true or false",
+            name,
+        )
+    return value
+
+
+def _callback(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError("invalid-field", "callback_number must be text", "callback_number")
+    try:
+        parse_e164(value)
+    except RoutingError:
+        raise InputError(
+            "invalid-field", "callback_number must be an E.164 number", "callback_number"
+        ) from None
+    return value
+
+
+def _language(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LANGUAGE.match(value.lower()):
+        raise InputError("invalid-field", "language is a two-letter code like es", "language")
+    return value.lower()
+
+
+def _summary(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError("invalid-field", "summary must be text", "summary")
+    if len(value) > MAX_SUMMARY:
+        raise InputError(
+            "invalid-field", f"summary is limited to {MAX_SUMMARY} characters", "summary"
+        )
+    return value.strip()
+
+
+def triage_refusal(request: TransferRequest) -> Refusal | None:
+    """The refusal the triage fields alone call for (before any routing), if any."""
+    if request.risk == Risk.HIGHER:
+        return Refusal("higher-risk", "not eligible: keep with 911")
+    if request.risk == Risk.MODERATE:
+        return Refusal("moderate-risk", "not eligible: consider mobile crisis dispatch")
+    if not request.consent:
+        return Refusal("no-consent", "not eligible: the caller has not agreed to the transfer")
+    return None
+
+
+def partnership_refusal(
+    tables: RoutingTables, psap_id: str, center_ids: tuple[str, ...], request: TransferRequest
+) -> Refusal | None:
+    """Check the decision matrix between the PSAP and the first center that has one.
+
+    `center_ids` are the chosen center, then the center serving the location: a caller
+    sent to a specialty line is covered by that line's partnership, or else the local one.
+    """
+    for center_id in center_ids:
+        partnership = tables.partnerships.get((psap_id, center_id))
+        if partnership is None:
+            continue
+        if partnership.allows(request.call_type, request.risk):
+            return None
+        return Refusal(
+            "call-type-not-eligible",
+            f"not eligible: {request.call_type} at {request.risk.value} risk is not in the "
+            f"decision matrix with {tables.centers[center_id].name}",
+        )
+    names = " or ".join(tables.centers[c].name for c in dict.fromkeys(center_ids))
+    return Refusal("no-partnership", f"not eligible: no transfer agreement with {names}")
+
+
+def unknown_zip(exc: UnknownZipError) -> InputError:
+    """A ZIP code the gateway does not know, as an input error."""
+    return InputError("unknown-zip", str(exc), "location.zip")

@@ -1,0 +1,227 @@
+"""Live transfer state, shared by every gunicorn worker through Redis.
+
+A transfer is one JSON value under `g988:transfer:<id>`, with a TTL: it lives as long as a
+call can, then Redis forgets it (the durable record is the event log). Keys never contain a
+phone number: they hold transfer ids, PSAP ids and the short transfer code. The value holds
+only what the live call needs: ids, triage fields, the dial plan, Twilio call SIDs, and the
+911 summary the counselor may ask to hear. No callback number, no coordinates.
+
+Changes go through `TransferStore.update`, an optimistic transaction (WATCH/MULTI): two
+webhooks about the same transfer, handled by different workers at the same moment, never
+overwrite each other's change.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+import redis
+
+T = TypeVar("T")
+
+PREFIX = "g988"
+TRANSFER_TTL_S = 4 * 3600  # longer than any live call; the event log keeps the record
+CODE_DIGITS = 6
+MAX_HISTORY = 100
+
+# Transfer statuses. "pending": registered, its call has not arrived. "dialing": the caller
+# waits while centers are rung. "connected": a counselor accepted. The rest are final.
+PENDING, DIALING, CONNECTED = "pending", "dialing", "connected"
+RETURNED, ABANDONED, ENDED = "returned", "abandoned", "ended"
+ACTIVE = frozenset({DIALING, CONNECTED})
+
+# Attempt statuses: the center's line is "dialing" -> "answered" (whisper) -> "accepted",
+# or "failed" with a result (no-answer, busy, failed, declined, machine, canceled, closed).
+ATTEMPT_OPEN = frozenset({"dialing", "answered"})
+
+
+@dataclass
+class Attempt:
+    """One center rung for one transfer."""
+
+    center_id: str
+    status: str = "dialing"
+    result: str = ""
+    call_sid: str = ""
+    started_at: float = 0.0
+
+
+@dataclass
+class Transfer:
+    """Everything the live call needs about one transfer.
+
+    Attributes:
+        id: random transfer id ("tr_" + 16 hex digits).
+        origin: "api" (registered by the PSAP), "zip" or "psap-area" (keyed on the call).
+        code: the short numeric code a call-taker may key in ("" once used or if keyed).
+        dial_plan: center ids to try in order, ending at the national backup line.
+        current: index in dial_plan of the center being tried; -1 before the call arrives.
+        history: the transfer's own timeline (at, kind, detail), for the status API.
+    """
+
+    id: str
+    origin: str
+    psap_id: str | None
+    status: str
+    created_at: float
+    dial_plan: list[str]
+    code: str = ""
+    risk: str | None = None
+    call_type: str | None = None
+    language: str | None = None
+    veteran: bool = False
+    consent: bool = False
+    summary: str = ""
+    method: str = ""
+    county_fips: str | None = None
+    county_name: str | None = None
+    explanation: str = ""
+    current: int = -1
+    attempts: list[Attempt] = field(default_factory=list)
+    caller_sid: str = ""
+    conference_sid: str = ""
+    arrived_at: float | None = None
+    deadline_at: float | None = None
+    outcome: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Transfer:
+        raw = json.loads(text)
+        raw["attempts"] = [Attempt(**a) for a in raw.get("attempts", [])]
+        return cls(**raw)
+
+    @property
+    def room(self) -> str:
+        """The Twilio conference's friendly name: the transfer id, nothing about the caller."""
+        return f"transfer-{self.id}"
+
+    def attempt(self, index: int) -> Attempt | None:
+        """The attempt at dial-plan position `index`, if it was made."""
+        return self.attempts[index] if 0 <= index < len(self.attempts) else None
+
+    def accepted(self) -> Attempt | None:
+        """The attempt whose counselor accepted, if any."""
+        return next((a for a in self.attempts if a.status == "accepted"), None)
+
+    def note(self, at: float, kind: str, **detail: Any) -> None:
+        """Add a step to the transfer's own timeline (bounded: a loop cannot grow it)."""
+        if len(self.history) < MAX_HISTORY:
+            self.history.append({"at": at, "kind": kind, **detail})
+
+
+def new_transfer_id() -> str:
+    """A random transfer id; nothing in it is derived from the caller."""
+    return "tr_" + secrets.token_hex(8)
+
+
+class TransferStore:
+    """Transfers in Redis: create, find by id, code or PSAP, and change atomically.
+
+    Args:
+        client: a redis.Redis client (the one seam to Redis).
+        ttl_s: how long a transfer's state lives.
+    """
+
+    def __init__(self, client: redis.Redis, ttl_s: int = TRANSFER_TTL_S) -> None:
+        self.redis = client
+        self.ttl_s = ttl_s
+
+    @staticmethod
+    def key(transfer_id: str) -> str:
+        return f"{PREFIX}:transfer:{transfer_id}"
+
+    @staticmethod
+    def code_key(code: str) -> str:
+        return f"{PREFIX}:code:{code}"
+
+    @staticmethod
+    def pending_key(psap_id: str) -> str:
+        return f"{PREFIX}:pending:{psap_id}"
+
+    def create(self, transfer: Transfer, window_s: int) -> None:
+        """Store a new transfer; a pending one is also findable by code and by its PSAP."""
+        pipe = self.redis.pipeline()
+        pipe.set(self.key(transfer.id), transfer.to_json(), ex=self.ttl_s)
+        if transfer.status == PENDING and transfer.psap_id:
+            pending = self.pending_key(transfer.psap_id)
+            pipe.zadd(pending, {transfer.id: transfer.created_at})
+            pipe.expire(pending, window_s)
+        pipe.execute()
+
+    def reserve_code(self, transfer_id: str, window_s: int) -> str:
+        """A fresh numeric code, unique among live ones, pointing at `transfer_id`."""
+        while True:
+            code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+            if self.redis.set(self.code_key(code), transfer_id, nx=True, ex=window_s):
+                return code
+
+    def get(self, transfer_id: str) -> Transfer | None:
+        raw = self.redis.get(self.key(transfer_id))
+        return None if raw is None else Transfer.from_json(_text(raw))
+
+    def by_code(self, code: str) -> str | None:
+        raw = self.redis.get(self.code_key(code))
+        return None if raw is None else _text(raw)
+
+    def pending_for(self, psap_id: str, since: float) -> list[str]:
+        """Ids of the PSAP's transfers registered since `since` that still wait for a call."""
+        ids = self.redis.zrangebyscore(self.pending_key(psap_id), since, "+inf")
+        return [_text(i) for i in ids]
+
+    def link_call(self, call_sid: str, transfer_id: str) -> None:
+        """Remember which transfer a caller's leg belongs to (for its status callback)."""
+        self.redis.set(f"{PREFIX}:call:{call_sid}", transfer_id, ex=self.ttl_s)
+
+    def transfer_for_call(self, call_sid: str) -> str | None:
+        raw = self.redis.get(f"{PREFIX}:call:{call_sid}")
+        return None if raw is None else _text(raw)
+
+    def forget_pending(self, transfer: Transfer) -> None:
+        """A transfer whose call arrived is no longer findable by code or PSAP."""
+        pipe = self.redis.pipeline()
+        if transfer.code:
+            pipe.delete(self.code_key(transfer.code))
+        if transfer.psap_id:
+            pipe.zrem(self.pending_key(transfer.psap_id), transfer.id)
+        pipe.execute()
+
+    def update(
+        self, transfer_id: str, change: Callable[[Transfer], T]
+    ) -> tuple[Transfer, T] | None:
+        """Apply `change` to the stored transfer atomically and save it.
+
+        `change` may run more than once (when another worker changed the transfer
+        meanwhile), so it must only modify the transfer it is given: no calls out.
+
+        Returns:
+            The saved transfer and what `change` returned; None for an unknown transfer.
+        """
+        key = self.key(transfer_id)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    raw = pipe.get(key)
+                    if raw is None:
+                        pipe.unwatch()
+                        return None
+                    transfer = Transfer.from_json(_text(raw))
+                    result = change(transfer)
+                    pipe.multi()
+                    pipe.set(key, transfer.to_json(), ex=self.ttl_s)
+                    pipe.execute()
+                    return transfer, result
+                except redis.WatchError:
+                    continue
+
+
+def _text(raw: object) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)

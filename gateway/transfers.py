@@ -1,0 +1,789 @@
+"""The transfer service: what happens at each step of a warm transfer.
+
+Views parse Twilio's form or the PSAP's JSON, call one method here, and return what it
+gives back. Every change of a transfer goes through `TransferStore.update` (atomic across
+workers); calls out (Twilio REST, events) happen only after the change is saved, so a
+repeated or late callback that changes nothing also does nothing.
+
+The flow, in short: the PSAP registers a transfer (or keys a code or ZIP on the call); the
+caller's leg waits in a conference; centers from the decision's dial plan are rung one at a
+time with answering machine detection; a human counselor hears a whisper and presses 1 to
+join. Anything else (no answer, busy, failed, declined, voicemail, closed) rolls over to
+the next center, until the plan or the deadline runs out and 911 keeps the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import redis
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+from gateway import twiml
+from gateway.events import Event, EventKind, EventSink, Scalar
+from gateway.flowconfig import FlowConfig
+from gateway.intake import (
+    InputError,
+    Refusal,
+    TransferRequest,
+    partnership_refusal,
+    triage_refusal,
+    unknown_zip,
+)
+from gateway.state import (
+    ABANDONED,
+    ACTIVE,
+    ATTEMPT_OPEN,
+    CONNECTED,
+    DIALING,
+    ENDED,
+    PENDING,
+    RETURNED,
+    Attempt,
+    Transfer,
+    TransferStore,
+    new_transfer_id,
+)
+from routing.engine import Decision, Router
+from routing.errors import RoutingError, UnknownZipError
+from routing.location import Civic, LocationQuery
+from routing.model import Center
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+# Ringing a center for less than this is pointless: the deadline is as good as reached.
+MIN_RING_S = 10
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+ACCEPTED_ANNOUNCEMENT = "A 9 8 8 counselor is connected. 9 1 1 may now leave the call."
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Notes:
+    """Steps recorded during one change: written to the transfer's history, then emitted."""
+
+    at: float
+    transfer: Transfer
+    events: list[tuple[EventKind, str, dict[str, Scalar]]] = field(default_factory=list)
+
+    def add(self, kind: EventKind, key: str, **data: Scalar) -> None:
+        self.transfer.note(self.at, kind.value, **data)
+        self.events.append((kind, f"{self.transfer.id}:{key}", data))
+
+
+@dataclass(frozen=True)
+class Created:
+    """An eligible request's answer."""
+
+    transfer: Transfer
+    decision: Decision
+    conference_number: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `_plan_next` decided: dial dial_plan[index] with `timeout`, or give up."""
+
+    index: int = -1
+    timeout: int = 0
+    center_id: str = ""
+
+
+class TransferService:
+    """The call flow's operations. Collaborators are passed in, never looked up.
+
+    Args:
+        router: the routing core (in-memory tables).
+        twilio: the Twilio REST client from gateway.telephony.build_client.
+        sink: where events go.
+        store: live transfer state in Redis.
+        flow: call-flow settings (gateway number, pending window).
+        links: absolute webhook URLs.
+        deadline_s: the overall deadline from the caller's arrival to a counselor.
+        clock: the time (tests give the simulator's virtual clock).
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        twilio: Client,
+        sink: EventSink,
+        store: TransferStore,
+        flow: FlowConfig,
+        links: twiml.Links,
+        deadline_s: int,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.router, self.twilio, self.sink, self.store = router, twilio, sink, store
+        self.flow, self.links, self.deadline_s, self.clock = flow, links, deadline_s, clock
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock().timestamp()
+
+    def emit(self, transfer_id: str, kind: EventKind, key: str, **data: Scalar) -> None:
+        """Send one event; a failing sink is logged, never allowed to fail a call."""
+        try:
+            self.sink.emit(Event(transfer_id, kind, key, self.clock(), data))
+        except Exception:
+            log.exception("event %s for %s was not emitted", kind.value, transfer_id)
+
+    def change(
+        self, transfer_id: str, fn: Callable[[Transfer, Notes], T]
+    ) -> tuple[Transfer, T] | None:
+        """Change a transfer atomically, then emit the events the change recorded."""
+        holder: list[Notes] = []
+
+        def run(transfer: Transfer) -> T:
+            holder[:] = [Notes(self.now(), transfer)]
+            return fn(transfer, holder[0])
+
+        done = self.store.update(transfer_id, run)
+        if done is not None:
+            for kind, key, data in holder[0].events:
+                self.emit(transfer_id, kind, key, **data)
+        return done
+
+    def psap_for_number(self, number: str) -> str | None:
+        """The PSAP a call comes from, by the numbers in the tables."""
+        for psap in self.router.tables.psaps.values():
+            if number in psap.numbers:
+                return psap.id
+        return None
+
+    # -- the PSAP's API --------------------------------------------------------------
+
+    def request_transfer(self, psap_id: str, request: TransferRequest) -> Created | Refusal:
+        """Check a PSAP's request against triage and the decision matrix, then register it.
+
+        Raises:
+            InputError: a location the routing core cannot use (e.g. an unknown ZIP).
+        """
+        transfer_id = new_transfer_id()
+        self.emit(
+            transfer_id,
+            EventKind.REQUESTED,
+            f"{transfer_id}:requested",
+            origin="api",
+            psap_id=psap_id,
+            risk=request.risk.value,
+            call_type=request.call_type,
+            consent=request.consent,
+            language=request.language,
+            veteran=request.veteran,
+        )
+        refusal = triage_refusal(request)
+        decision = None
+        if refusal is None:
+            decision = self._route(request.query(psap_id))
+            refusal = partnership_refusal(
+                self.router.tables,
+                psap_id,
+                (decision.center_id, decision.located_center_id),
+                request,
+            )
+        if refusal is not None or decision is None:
+            assert refusal is not None
+            self.emit(
+                transfer_id,
+                EventKind.DECLINED_AT_TRIAGE,
+                f"{transfer_id}:declined",
+                reason=refusal.reason,
+            )
+            return refusal
+        transfer = self._register(transfer_id, psap_id, request, decision)
+        return Created(transfer, decision, self.flow.gateway_number)
+
+    def _route(self, query: LocationQuery) -> Decision:
+        try:
+            return self.router.route(query)
+        except UnknownZipError as exc:
+            raise unknown_zip(exc) from None
+        except RoutingError as exc:
+            raise InputError("unroutable", str(exc), "location") from None
+
+    def _register(
+        self, transfer_id: str, psap_id: str, request: TransferRequest, decision: Decision
+    ) -> Transfer:
+        window = self.flow.pending_window_s
+        transfer = _new_transfer(transfer_id, "api", psap_id, decision, self.now())
+        transfer.risk, transfer.call_type = request.risk.value, request.call_type
+        transfer.language, transfer.veteran = request.language, request.veteran
+        transfer.consent, transfer.summary = request.consent, request.summary
+        transfer.code = self.store.reserve_code(transfer_id, window)
+        self.store.create(transfer, window)
+        self._emit_routed(transfer, decision)
+        return transfer
+
+    def _emit_routed(self, transfer: Transfer, decision: Decision) -> None:
+        self.emit(
+            transfer.id,
+            EventKind.ROUTED,
+            f"{transfer.id}:routed",
+            method=decision.method,
+            county_fips=decision.county_fips,
+            center_id=decision.center_id,
+            located_center_id=decision.located_center_id,
+            ambiguous=decision.ambiguous,
+            area_code_center_id=decision.area_code_center_id,
+            area_code_differs=decision.area_code_differs,
+            tables_version=decision.tables_version,
+        )
+
+    def route_only(self, psap_id: str, query: LocationQuery) -> Decision:
+        """A routing decision with no transfer behind it (POST /api/v1/route)."""
+        return self._route(replace(query, psap_id=psap_id))
+
+    def status(self, transfer_id: str, psap_id: str) -> Transfer | None:
+        """The transfer, if it exists and belongs to this PSAP."""
+        transfer = self.store.get(transfer_id)
+        if transfer is None or transfer.psap_id != psap_id:
+            return None
+        return transfer
+
+    # -- the caller's leg ------------------------------------------------------------
+
+    def inbound(self, form: Mapping[str, str]) -> VoiceResponse:
+        """A call reaches the gateway's number: find its transfer, or ask for a code."""
+        transfer_id = self._find_transfer(form)
+        if transfer_id is None:
+            return twiml.menu(self.links, 0)
+        return self.connect(transfer_id, form["CallSid"]) or twiml.menu(self.links, 0)
+
+    def _find_transfer(self, form: Mapping[str, str]) -> str | None:
+        """By the SIP header X-Transfer-Id, else the PSAP's only recent pending transfer."""
+        header = form.get("SipHeader_X-Transfer-Id", "").strip()
+        if header:
+            found = self.store.get(header)
+            if found is not None and (
+                found.status == PENDING or found.caller_sid == form.get("CallSid")
+            ):
+                return found.id
+        psap_id = self.psap_for_number(form.get("From", ""))
+        if psap_id is None:
+            return None
+        recent = self.store.pending_for(psap_id, self.now() - self.flow.pending_window_s)
+        return recent[0] if len(recent) == 1 else None
+
+    def connect(self, transfer_id: str, call_sid: str) -> VoiceResponse | None:
+        """Claim a pending transfer for this call and ring its first center.
+
+        Returns:
+            The caller's TwiML, or None when another call already took the transfer.
+        """
+        done = self.change(transfer_id, lambda t, n: self._claim(t, n, call_sid))
+        if done is None or done[1] == "taken":
+            return None
+        transfer, claim = done
+        if claim == "claimed":
+            try:
+                self.store.forget_pending(transfer)
+                self.store.link_call(call_sid, transfer.id)
+                transfer = self._dial_from(transfer.id, 0, redirect_caller=False) or transfer
+            except redis.RedisError:
+                # The claim is saved and a center may be ringing: the caller must be in the
+                # room, where a counselor who accepts will still find them.
+                log.exception("state lost while dialing %s", transfer.id)
+        if transfer.status == RETURNED:
+            return self.returned_twiml(transfer.id)
+        return twiml.caller_waits(self.links, transfer.id, transfer.room)
+
+    def _claim(self, transfer: Transfer, notes: Notes, call_sid: str) -> str:
+        if transfer.status != PENDING:
+            return "again" if transfer.caller_sid == call_sid else "taken"
+        now = notes.at
+        transfer.status, transfer.caller_sid = DIALING, call_sid
+        transfer.arrived_at, transfer.deadline_at = now, now + self.deadline_s
+        transfer.note(now, "caller_arrived")
+        return "claimed"
+
+    def menu(self, form: Mapping[str, str], tries: int) -> VoiceResponse:
+        """What the call-taker keyed: a transfer code, a ZIP code, or # for their area."""
+        digits, psap_id = form.get("Digits", ""), self.psap_for_number(form.get("From", ""))
+        if len(digits) == 6:
+            return self._by_code(digits, psap_id, form["CallSid"], tries)
+        if psap_id is None and (len(digits) == 5 or form.get("FinishedOnKey") == "#"):
+            text = "This number is not a registered 9 1 1 center. Enter a transfer code."
+            return twiml.menu(self.links, tries, text)
+        if len(digits) == 5:
+            return self._keyed_route(Civic(postal_code=digits), "zip", psap_id, form, tries)
+        if not digits and form.get("FinishedOnKey") == "#":
+            return self._keyed_route(None, "psap-area", psap_id, form, tries)
+        prefix = "That entry was not understood." if digits else "No entry was received."
+        return twiml.menu(self.links, tries, prefix)
+
+    def _by_code(self, code: str, psap_id: str | None, call_sid: str, tries: int) -> VoiceResponse:
+        transfer_id = self.store.by_code(code)
+        transfer = self.store.get(transfer_id) if transfer_id else None
+        # A code keyed from another PSAP's line is not theirs to use.
+        if transfer is not None and psap_id in (None, transfer.psap_id):
+            found = self.connect(transfer.id, call_sid)
+            if found is not None:
+                return found
+        return twiml.menu(self.links, tries, "That code was not found.")
+
+    def _keyed_route(
+        self,
+        civic: Civic | None,
+        origin: str,
+        psap_id: str | None,
+        form: Mapping[str, str],
+        tries: int,
+    ) -> VoiceResponse:
+        """A transfer nobody registered: route by the keyed ZIP or the PSAP's area."""
+        assert psap_id is not None
+        try:
+            decision = self.router.route(LocationQuery(civic=civic, psap_id=psap_id))
+        except RoutingError:
+            return twiml.menu(self.links, tries, "That ZIP code was not found.")
+        transfer = _new_transfer(new_transfer_id(), origin, psap_id, decision, self.now())
+        self.emit(
+            transfer.id,
+            EventKind.REQUESTED,
+            f"{transfer.id}:requested",
+            origin=origin,
+            psap_id=psap_id,
+        )
+        self.store.create(transfer, self.flow.pending_window_s)
+        self._emit_routed(transfer, decision)
+        return self.connect(transfer.id, form["CallSid"]) or twiml.menu(self.links, tries)
+
+    def returned_twiml(self, transfer_id: str) -> VoiceResponse:
+        """What the caller's leg hears when no center could take the caller."""
+        message = f"We could not reach a 9 8 8 counselor. {twiml.STAY_WITH_911}"
+        return twiml.stays_with_911(
+            message, f"transfer-{transfer_id}-held", self.links, transfer_id
+        )
+
+    def caller_done(self, transfer_id: str, form: Mapping[str, str]) -> VoiceResponse:
+        """The caller's <Dial> ended: they hung up, or the room ended under them."""
+        if form.get("CallStatus") in FINAL_CALL_STATUSES:
+            self.caller_gone(transfer_id, form.get("CallSid", ""))
+            return twiml.empty()
+        transfer = self.store.get(transfer_id)
+        if transfer is not None and transfer.status in ACTIVE:
+            return twiml.caller_waits(self.links, transfer.id, transfer.room)
+        return self.returned_twiml(transfer_id)
+
+    def held_done(self, transfer_id: str, form: Mapping[str, str]) -> VoiceResponse:
+        """The held room's <Dial> ended; a leg still up goes straight back in."""
+        if form.get("CallStatus") in FINAL_CALL_STATUSES:
+            if transfer_id:
+                self.caller_gone(transfer_id, form.get("CallSid", ""))
+            return twiml.empty()
+        if transfer_id:
+            return self.returned_twiml(transfer_id)
+        return twiml.fallback(form.get("CallSid", "unknown"), self.links)
+
+    def inbound_status(self, form: Mapping[str, str]) -> None:
+        """The gateway number's status callback: the caller's leg ended."""
+        if form.get("CallStatus") not in FINAL_CALL_STATUSES:
+            return
+        transfer_id = self.store.transfer_for_call(form.get("CallSid", ""))
+        if transfer_id is not None:
+            self.caller_gone(transfer_id, form.get("CallSid", ""))
+
+    def caller_gone(self, transfer_id: str, call_sid: str) -> None:
+        """The caller hung up: end the transfer and cancel every leg still ringing."""
+        done = self.change(transfer_id, lambda t, n: _caller_left(t, n, call_sid))
+        if done is None:
+            return
+        for sid, answered in done[1]:
+            self._hang_up(sid, answered)
+
+    def _hang_up(self, call_sid: str, answered: bool) -> None:
+        # Twilio cancels only a ringing call with "canceled"; an answered one needs
+        # "completed". A leg that answers meanwhile is refused at the whisper instead.
+        try:
+            self.twilio.calls(call_sid).update(status="completed" if answered else "canceled")
+        except TwilioException:
+            log.warning("could not end leg %s; its whisper will refuse it", call_sid)
+
+    # -- ringing centers -------------------------------------------------------------
+
+    def _dial_from(
+        self, transfer_id: str, index: int, *, redirect_caller: bool = True
+    ) -> Transfer | None:
+        """Ring the first open center from dial_plan[index], or give the caller to 911."""
+        while True:
+            done = self.change(transfer_id, partial(self._plan_next, index=index))
+            if done is None:
+                return None
+            transfer, plan = done
+            if plan is None:
+                return transfer
+            if plan.index < 0:
+                if redirect_caller:
+                    self._redirect_caller(transfer)
+                return transfer
+            if self._place_call(transfer, plan):
+                return transfer
+            index = plan.index + 1  # the REST request itself failed: next center
+
+    def _plan_next(self, transfer: Transfer, notes: Notes, *, index: int) -> Plan | None:
+        """Choose the next center to ring (skipping closed ones), or return the caller."""
+        if transfer.status != DIALING or len(transfer.attempts) != index:
+            return None  # someone else already moved this transfer on
+        previous = transfer.attempt(index - 1)
+        index = _skip_closed(transfer, notes, index, self.router.tables.centers)
+        remaining = (transfer.deadline_at or notes.at) - notes.at
+        if index >= len(transfer.dial_plan):
+            return _give_back(transfer, notes, "no-center-answered")
+        if remaining < MIN_RING_S:
+            return _give_back(transfer, notes, "deadline")
+        center_id = transfer.dial_plan[index]
+        if previous is not None:
+            notes.add(
+                EventKind.ROLLOVER,
+                f"rollover:{index}",
+                from_center=previous.center_id,
+                to_center=center_id,
+                reason=previous.result,
+            )
+        transfer.attempts.append(Attempt(center_id, started_at=notes.at))
+        transfer.current = index
+        notes.add(EventKind.DIAL_ATTEMPT, f"dial:{index}", center_id=center_id, attempt=index)
+        timeout = min(self.router.tables.centers[center_id].ring_timeout_s, int(remaining))
+        return Plan(index, timeout, center_id)
+
+    def _place_call(self, transfer: Transfer, plan: Plan) -> bool:
+        """Ring one center. Returns False when Twilio refused the request."""
+        query: dict[str, str | int] = {"t": transfer.id, "a": plan.index}
+        try:
+            call = self.twilio.calls.create(
+                to=self.router.tables.centers[plan.center_id].number,
+                from_=self.flow.gateway_number,
+                url=self.links.url("/voice/whisper", **query),
+                method="POST",
+                fallback_url=self.links.url("/voice/fallback/center"),
+                status_callback=self.links.url("/voice/center-status", **query),
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_method="POST",
+                timeout=plan.timeout,
+                machine_detection="Enable",
+            )
+        except TwilioException:
+            log.warning("Twilio refused the call to %s for %s", plan.center_id, transfer.id)
+            self.change(transfer.id, lambda t, n: _end_attempt(t, n, plan.index, "", "failed"))
+            return False
+        try:
+            self.change(transfer.id, lambda t, n: _record_sid(t, plan.index, str(call.sid)))
+        except redis.RedisError:
+            # The call is placed; its webhooks carry the transfer id and attempt anyway.
+            log.exception("could not record the leg of %s", transfer.id)
+        return True
+
+    def _redirect_caller(self, transfer: Transfer) -> None:
+        if not transfer.caller_sid:
+            return
+        try:
+            self.twilio.calls(transfer.caller_sid).update(
+                url=self.links.url("/voice/returned", t=transfer.id), method="POST"
+            )
+        except TwilioException:
+            # The caller's leg stays in the waiting room, still with 911: nothing is lost.
+            log.warning("could not redirect the caller of %s", transfer.id)
+
+    def center_status(self, transfer_id: str, index: int, form: Mapping[str, str]) -> None:
+        """A center leg's status callback; only a final status can move the transfer on."""
+        status = form.get("CallStatus", "")
+        if status not in FINAL_CALL_STATUSES:
+            return
+        result = "no-key" if status == "completed" else status
+        sid = form.get("CallSid", "")
+        done = self.change(transfer_id, lambda t, n: _end_attempt(t, n, index, sid, result))
+        if done is not None and done[1]:
+            self._dial_from(transfer_id, index + 1)
+
+    # -- the counselor's leg ---------------------------------------------------------
+
+    def whisper(self, transfer_id: str, index: int, form: Mapping[str, str]) -> VoiceResponse:
+        """A center's line answered: a machine is hung up on, a person hears the whisper."""
+        answered_by = form.get("AnsweredBy", "unknown")
+        machine = answered_by.startswith("machine") or answered_by == "fax"
+        sid = form.get("CallSid", "")
+        try:
+            done = self.change(
+                transfer_id, lambda t, n: _answered(t, n, index, sid, machine=machine)
+            )
+        except redis.RedisError:
+            # Without state the counselor still hears enough to accept.
+            log.exception("whisper for %s without state", transfer_id)
+            return twiml.whisper(self.links, transfer_id, index, _generic_whisper(), 0)
+        if done is None or done[1] == "stale":
+            return twiml.goodbye("This transfer is no longer waiting. Thank you.")
+        if done[1] == "machine":
+            self._dial_from(transfer_id, index + 1)
+            return twiml.goodbye("")
+        return twiml.whisper(self.links, transfer_id, index, self.whisper_text(done[0]), 0)
+
+    def whisper_text(self, transfer: Transfer, summary: bool = False) -> str:
+        """What the counselor hears before deciding: who, where, how urgent, which language."""
+        psap = self.router.tables.psaps.get(transfer.psap_id or "")
+        parts = [
+            f"Transfer from 9 1 1: {psap.name if psap else 'a 9 1 1 center'}.",
+            f"Caller in {transfer.county_name or 'an unknown location'}.",
+            f"Risk {transfer.risk or 'not given'}.",
+            f"Call type {(transfer.call_type or 'not given').replace('-', ' ')}.",
+            f"Language {LANGUAGE_NAMES.get(transfer.language or 'en', transfer.language)}.",
+        ]
+        if summary and transfer.summary:
+            parts.insert(0, f"Summary from 9 1 1: {transfer.summary}.")
+        keys = "Press 1 to accept, 2 to decline"
+        keys += ", 3 to hear the 9 1 1 summary." if transfer.summary else "."
+        return " ".join([*parts, keys])
+
+    def whisper_answer(
+        self, transfer_id: str, index: int, form: Mapping[str, str], repeat: int
+    ) -> VoiceResponse:
+        """The counselor's key: 1 accepts, 2 declines, 3 replays with the summary."""
+        digits = form.get("Digits", "")
+        if digits == "1":
+            return self._accept(transfer_id, index)
+        if digits == "2" or (repeat >= 1 and digits != "3"):
+            reason = "key-2" if digits == "2" else "no-key"
+            return self._decline(transfer_id, index, reason)
+        transfer = self.store.get(transfer_id)
+        if transfer is None or transfer.status != DIALING:
+            return twiml.goodbye("This transfer is no longer waiting. Thank you.")
+        text = self.whisper_text(transfer, summary=digits == "3")
+        return twiml.whisper(self.links, transfer_id, index, text, repeat + 1)
+
+    def _accept(self, transfer_id: str, index: int) -> VoiceResponse:
+        room = f"transfer-{transfer_id}"
+        try:
+            done = self.change(transfer_id, lambda t, n: _accepted(t, n, index))
+        except redis.RedisError:
+            # A person pressed 1 and the caller is waiting in this room: join them.
+            log.exception("accept for %s without state", transfer_id)
+            return twiml.counselor_joins(self.links, transfer_id, index, room)
+        if done is None or not done[1]:
+            return twiml.goodbye("The caller is no longer waiting. Thank you.")
+        return twiml.counselor_joins(self.links, transfer_id, index, room)
+
+    def _decline(self, transfer_id: str, index: int, reason: str) -> VoiceResponse:
+        done = self.change(transfer_id, lambda t, n: _declined(t, n, index, reason))
+        if done is not None and done[1]:
+            self._dial_from(transfer_id, index + 1)
+        return twiml.goodbye("Declined. The caller will be offered to the next center.")
+
+    def counselor_done(self, form: Mapping[str, str]) -> VoiceResponse:
+        """The counselor's <Dial> ended: the caller left, or the room closed."""
+        if form.get("CallStatus") in FINAL_CALL_STATUSES:
+            return twiml.empty()
+        return twiml.goodbye("The call has ended. Thank you.")
+
+    # -- conference events -----------------------------------------------------------
+
+    def conference_event(self, transfer_id: str, form: Mapping[str, str]) -> None:
+        """Join and leave events: hand-off when the counselor joins; the caller leaving."""
+        event, sid = form.get("StatusCallbackEvent", ""), form.get("CallSid", "")
+        if event == "participant-join":
+            done = self.change(transfer_id, lambda t, n: _joined(t, n, sid, form))
+            if done is not None and done[1]:
+                self._announce(done[0])
+        elif event == "participant-leave" and (
+            form.get("ReasonParticipantLeft") == "participant_hung_up"
+        ):
+            self.caller_gone(transfer_id, sid)
+
+    def _announce(self, transfer: Transfer) -> None:
+        """Tell the caller's leg (the call-taker is on it) that 988 is connected."""
+        try:
+            self.twilio.conferences(transfer.conference_sid).participants(
+                transfer.caller_sid
+            ).update(announce_url=self.links.url("/voice/announce"), announce_method="POST")
+        except TwilioException:
+            log.warning("could not announce the hand-off of %s", transfer.id)
+
+
+# -- pure changes to a transfer (run inside TransferStore.update) -------------------------
+
+
+def _new_transfer(
+    transfer_id: str, origin: str, psap_id: str | None, decision: Decision, now: float
+) -> Transfer:
+    return Transfer(
+        id=transfer_id,
+        origin=origin,
+        psap_id=psap_id,
+        status=PENDING,
+        created_at=now,
+        dial_plan=list(decision.dial_plan),
+        method=decision.method,
+        county_fips=decision.county_fips,
+        county_name=decision.county_name,
+        explanation=decision.explanation,
+    )
+
+
+def _give_back(transfer: Transfer, notes: Notes, reason: str) -> Plan:
+    transfer.status, transfer.outcome, transfer.current = RETURNED, f"returned:{reason}", -1
+    notes.add(EventKind.RETURNED_TO_911, "returned", reason=reason)
+    return Plan()
+
+
+def _skip_closed(
+    transfer: Transfer, notes: Notes, index: int, centers: Mapping[str, Center]
+) -> int:
+    """Pass over centers closed by their hours since routing; the next open one's index."""
+    at = datetime.fromtimestamp(notes.at, UTC)
+    while index < len(transfer.dial_plan):
+        center = centers.get(transfer.dial_plan[index])
+        if center is not None and center.is_open(at):
+            return index
+        transfer.attempts.append(Attempt(transfer.dial_plan[index], "failed", "closed"))
+        notes.add(
+            EventKind.DIAL_RESULT,
+            f"result:{index}",
+            center_id=transfer.dial_plan[index],
+            result="closed",
+        )
+        index += 1
+    return index
+
+
+def _record_sid(transfer: Transfer, index: int, sid: str) -> None:
+    attempt = transfer.attempt(index)
+    if attempt is not None and not attempt.call_sid:
+        attempt.call_sid = sid
+
+
+def _open_attempt(transfer: Transfer, index: int, sid: str) -> Attempt | None:
+    """The attempt at `index` if it is still open and this leg is its leg."""
+    attempt = transfer.attempt(index)
+    if attempt is None or attempt.status not in ATTEMPT_OPEN:
+        return None
+    if sid and attempt.call_sid and attempt.call_sid != sid:
+        return None
+    if sid and not attempt.call_sid:
+        attempt.call_sid = sid
+    return attempt
+
+
+def _end_attempt(transfer: Transfer, notes: Notes, index: int, sid: str, result: str) -> bool:
+    """Close an open attempt with `result`. True when the transfer should roll over."""
+    attempt = _open_attempt(transfer, index, sid)
+    if attempt is None:
+        return False  # a duplicate or late callback: already decided
+    attempt.status, attempt.result = "failed", result
+    notes.add(EventKind.DIAL_RESULT, f"result:{index}", center_id=attempt.center_id, result=result)
+    return transfer.status == DIALING and transfer.current == index
+
+
+def _answered(transfer: Transfer, notes: Notes, index: int, sid: str, *, machine: bool) -> str:
+    attempt = _open_attempt(transfer, index, sid)
+    if attempt is None or transfer.status != DIALING or transfer.current != index:
+        return "stale"
+    if machine:
+        _end_attempt(transfer, notes, index, sid, "machine")
+        return "machine"
+    if attempt.status == "dialing":
+        attempt.status = "answered"
+        notes.add(
+            EventKind.DIAL_RESULT,
+            f"answered:{index}",
+            center_id=attempt.center_id,
+            result="answered",
+        )
+    return "human"
+
+
+def _accepted(transfer: Transfer, notes: Notes, index: int) -> bool:
+    attempt = _open_attempt(transfer, index, "")
+    if attempt is None or transfer.status != DIALING or transfer.current != index:
+        return False
+    attempt.status, transfer.status, transfer.outcome = "accepted", CONNECTED, "accepted"
+    notes.add(EventKind.WHISPER_ACCEPTED, f"accepted:{index}", center_id=attempt.center_id)
+    return True
+
+
+def _declined(transfer: Transfer, notes: Notes, index: int, reason: str) -> bool:
+    attempt = _open_attempt(transfer, index, "")
+    if attempt is None:
+        return False
+    notes.add(
+        EventKind.WHISPER_DECLINED, f"declined:{index}", center_id=attempt.center_id, reason=reason
+    )
+    return _end_attempt(transfer, notes, index, "", "declined" if reason == "key-2" else reason)
+
+
+def _caller_left(transfer: Transfer, notes: Notes, call_sid: str) -> list[tuple[str, bool]]:
+    """Mark the caller gone; the open legs to cancel, as (call sid, answered)."""
+    if not call_sid or transfer.caller_sid != call_sid or transfer.status in {ABANDONED, ENDED}:
+        return []
+    notes.add(EventKind.CALLER_HUNG_UP, "caller-left", while_status=transfer.status)
+    legs: list[tuple[str, bool]] = []
+    if transfer.status == DIALING:
+        transfer.status, transfer.outcome = ABANDONED, "abandoned"
+        for attempt in transfer.attempts:
+            if attempt.status in ATTEMPT_OPEN:
+                if attempt.call_sid:
+                    legs.append((attempt.call_sid, attempt.status == "answered"))
+                attempt.status, attempt.result = "failed", "caller-left"
+    else:
+        transfer.status = ENDED
+    notes.add(EventKind.ENDED, "ended", outcome=transfer.outcome or "abandoned")
+    return legs
+
+
+def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str]) -> bool:
+    """Record the room; True when this join is the accepting counselor's (the hand-off)."""
+    if sid == transfer.caller_sid:
+        transfer.conference_sid = form.get("ConferenceSid", transfer.conference_sid)
+        return False
+    accepted = transfer.accepted()
+    if accepted is None or accepted.call_sid != sid or transfer.outcome == "handed-off":
+        return False
+    transfer.outcome = "handed-off"
+    transfer.conference_sid = form.get("ConferenceSid", transfer.conference_sid)
+    notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id)
+    return bool(transfer.conference_sid and transfer.caller_sid)
+
+
+def _generic_whisper() -> str:
+    return "Transfer from 9 1 1. Details are unavailable. Press 1 to accept, 2 to decline."
+
+
+def transfer_view(transfer: Transfer) -> dict[str, Any]:
+    """The status API's view of a transfer: live state and timeline, no caller data."""
+    current = transfer.attempt(transfer.current)
+    return {
+        "transfer_id": transfer.id,
+        "status": transfer.status,
+        "outcome": transfer.outcome or None,
+        "origin": transfer.origin,
+        "psap_id": transfer.psap_id,
+        "risk": transfer.risk,
+        "call_type": transfer.call_type,
+        "county": transfer.county_name,
+        "explanation": transfer.explanation,
+        "dial_plan": transfer.dial_plan,
+        "current_center_id": current.center_id if current else None,
+        "attempts": [
+            {"center_id": a.center_id, "status": a.status, "result": a.result or None}
+            for a in transfer.attempts
+        ],
+        "created_at": _iso(transfer.created_at),
+        "arrived_at": _iso(transfer.arrived_at),
+        "deadline_at": _iso(transfer.deadline_at),
+        "timeline": [{**step, "at": _iso(step["at"])} for step in transfer.history],
+    }
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()

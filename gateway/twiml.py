@@ -1,0 +1,164 @@
+"""Every TwiML document the gateway returns, built with twilio's VoiceResponse only.
+
+Two rules hold for every document given to the caller's leg (the PSAP's line with the
+caller on it): it never ends in <Hangup>, and it never simply runs out of verbs. A leg
+whose TwiML runs out is hung up by Twilio, which is the gateway dropping a caller. So
+every <Dial> on the caller's leg has an action URL, and every fallback parks the leg in a
+room of its own until 911 hangs up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+CONFERENCE_EVENTS = "start end join leave"
+WHISPER_TIMEOUT_S = 8
+MENU_TIMEOUT_S = 10
+MENU_TRIES_BEFORE_PARKING = 3
+
+WAIT_MESSAGE = "Please stay on the line. We are connecting a 9 8 8 crisis counselor."
+STAY_WITH_911 = "9 1 1 stays on the line with the caller. You may hang up this line when ready."
+
+
+@dataclass(frozen=True)
+class Links:
+    """Absolute webhook URLs, built from the public base URL Twilio reaches us at."""
+
+    base: str
+
+    def url(self, path: str, **query: str | int) -> str:
+        suffix = f"?{urlencode(query)}" if query else ""
+        return f"{self.base.rstrip('/')}{path}{suffix}"
+
+
+def caller_waits(links: Links, transfer_id: str, room: str) -> VoiceResponse:
+    """The caller's leg waits in the transfer's room, hearing a spoken message.
+
+    startConferenceOnEnter=false: the room (and the wait message) runs until a counselor
+    joins. endConferenceOnExit=true is on this leg only: when the caller hangs up, the
+    counselor's leg is released; when anyone else leaves, the caller stays.
+    """
+    response = VoiceResponse()
+    # No <Say> first: the leg joins at once and hears the wait message in the room, so a
+    # counselor who answers quickly never waits for the caller.
+    dial = Dial(action=links.url("/voice/caller-done", t=transfer_id))
+    dial.conference(
+        room,
+        start_conference_on_enter=False,
+        end_conference_on_exit=True,
+        beep=False,
+        wait_url=links.url("/voice/wait"),
+        wait_method="POST",
+        status_callback=links.url("/voice/conference", t=transfer_id),
+        status_callback_event=CONFERENCE_EVENTS,
+        participant_label="caller",
+    )
+    response.append(dial)
+    return response
+
+
+def wait_message(links: Links) -> VoiceResponse:
+    """What the waiting caller and call-taker hear: a short message, not silence."""
+    response = VoiceResponse()
+    response.say(WAIT_MESSAGE)
+    response.pause(length=8)
+    response.redirect(links.url("/voice/wait"), method="POST")
+    return response
+
+
+def stays_with_911(message: str, room: str, links: Links, transfer_id: str = "") -> VoiceResponse:
+    """Tell 911 what happened and keep the leg up, silent, until 911 hangs it up."""
+    response = VoiceResponse()
+    response.say(message)
+    query = {"t": transfer_id} if transfer_id else {}
+    dial = Dial(action=links.url("/voice/held", **query))
+    dial.conference(
+        room,
+        start_conference_on_enter=True,
+        end_conference_on_exit=True,
+        beep=False,
+        wait_url="",
+    )
+    response.append(dial)
+    return response
+
+
+def fallback(call_sid: str, links: Links) -> VoiceResponse:
+    """The caller leg's fallback document: no state needed, never hangs up."""
+    message = f"Please stay on the line. {STAY_WITH_911}"
+    return stays_with_911(message, f"held-{call_sid}", links)
+
+
+def menu(links: Links, tries: int, prefix: str = "") -> VoiceResponse:
+    """Ask the call-taker for a transfer code, a ZIP code, or # for their own area."""
+    response = VoiceResponse()
+    if tries >= MENU_TRIES_BEFORE_PARKING:
+        text = f"{prefix} No transfer was found. {STAY_WITH_911} To try again, enter a code."
+    else:
+        text = (
+            f"{prefix} 9 8 8 transfer line. Enter the 6 digit transfer code, then pound. "
+            "With no transfer registered, enter the caller's 5 digit ZIP code then pound, "
+            "or press pound alone to route by your own area."
+        )
+    gather = Gather(
+        action=links.url("/voice/menu", tries=tries + 1),
+        method="POST",
+        finish_on_key="#",
+        timeout=MENU_TIMEOUT_S if tries < MENU_TRIES_BEFORE_PARKING else 30,
+        action_on_empty_result=True,
+    )
+    gather.say(text.strip())
+    response.append(gather)
+    return response
+
+
+def whisper(links: Links, transfer_id: str, attempt: int, text: str, repeat: int) -> VoiceResponse:
+    """The counselor's whisper: who is calling, and press 1 to accept or 2 to decline."""
+    response = VoiceResponse()
+    gather = Gather(
+        action=links.url("/voice/whisper/answer", t=transfer_id, a=attempt, r=repeat),
+        method="POST",
+        num_digits=1,
+        timeout=WHISPER_TIMEOUT_S,
+        action_on_empty_result=True,
+    )
+    gather.say(text)
+    response.append(gather)
+    return response
+
+
+def counselor_joins(links: Links, transfer_id: str, attempt: int, room: str) -> VoiceResponse:
+    """An accepting counselor joins the caller's room (and starts it)."""
+    response = VoiceResponse()
+    response.say("Connecting you to the caller. 9 1 1 is on the line.")
+    dial = Dial(action=links.url("/voice/counselor-done", t=transfer_id, a=attempt))
+    # The counselor may create the room if the caller's leg is slow to join: the status
+    # callback is set here too, so conference events fire whichever leg comes first.
+    dial.conference(
+        room,
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+        beep=False,
+        status_callback=links.url("/voice/conference", t=transfer_id),
+        status_callback_event=CONFERENCE_EVENTS,
+        participant_label="counselor",
+    )
+    response.append(dial)
+    return response
+
+
+def goodbye(message: str) -> VoiceResponse:
+    """For a center's leg only (never the caller's): say something and hang up."""
+    response = VoiceResponse()
+    if message:
+        response.say(message)
+    response.hangup()
+    return response
+
+
+def empty() -> VoiceResponse:
+    """An empty document, for webhooks whose answer Twilio ignores."""
+    return VoiceResponse()

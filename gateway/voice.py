@@ -1,0 +1,211 @@
+"""Twilio's webhooks: thin views over `TransferService`, each signed and each safe.
+
+Every view is guarded by `twilio_signed` (403 before anything runs) and by one of three
+"answer safely" wrappers, so Twilio never sees a 5xx, whatever fails (Redis gone, a bug):
+
+- the caller's leg gets TwiML that keeps it up with 911 (`twiml.fallback`);
+- a center's leg is told the transfer could not be completed and is hung up;
+- a status callback gets an empty 200, so Twilio does not retry what will never work.
+
+Configure the gateway number's Voice URL as `/voice`, its fallback URL as
+`/voice/fallback` and its status callback as `/voice/status` (docs/call-flow.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, Response, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from gateway import twiml
+from gateway.context import gateway
+from gateway.security import twilio_signed
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+_TRANSFER_ID = re.compile(r"^tr_[0-9a-f]{16}$")
+View = Callable[[], VoiceResponse | None]
+
+
+def _xml(response: VoiceResponse) -> Response:
+    return Response(str(response), mimetype="text/xml")
+
+
+def _form() -> dict[str, str]:
+    """Twilio's parameters: the form for POST, the query string for GET."""
+    return (request.form if request.method == "POST" else request.args).to_dict()
+
+
+def _transfer_id() -> str:
+    value = request.args.get("t", "")
+    if not _TRANSFER_ID.match(value):
+        raise ValueError("no valid transfer id in the webhook URL")
+    return value
+
+
+def _index(name: str = "a") -> int:
+    return int(request.args.get(name, ""))
+
+
+def _safely(on_error: Callable[[], VoiceResponse]) -> Callable[[View], Callable[[], Response]]:
+    def decorate(view: View) -> Callable[[], Response]:
+        @wraps(view)
+        def answered() -> Response:
+            try:
+                return _xml(view() or twiml.empty())
+            except Exception:
+                log.exception("webhook %s failed; answered safely", request.path)
+                return _xml(on_error())
+
+        return answered
+
+    return decorate
+
+
+def _keep_caller() -> VoiceResponse:
+    return twiml.fallback(_form().get("CallSid", "unknown"), gateway().service.links)
+
+
+def _release_center() -> VoiceResponse:
+    return twiml.goodbye("Sorry, this transfer could not be completed. Goodbye.")
+
+
+caller_leg = _safely(_keep_caller)
+center_leg = _safely(_release_center)
+callback = _safely(twiml.empty)
+
+
+# -- the caller's leg (the PSAP's line, with the caller on it) ---------------------------
+
+
+@bp.route("", methods=["GET", "POST"])
+@twilio_signed
+@caller_leg
+def inbound() -> VoiceResponse:
+    """The gateway number's Voice URL."""
+    return gateway().service.inbound(_form())
+
+
+@bp.post("/menu")
+@twilio_signed
+@caller_leg
+def menu() -> VoiceResponse:
+    """The call-taker keyed a transfer code, a ZIP code, or # (Gather action)."""
+    return gateway().service.menu(_form(), _index("tries"))
+
+
+@bp.post("/wait")
+@twilio_signed
+@caller_leg
+def wait() -> VoiceResponse:
+    """The conference waitUrl: a short spoken message while 988 is rung."""
+    return twiml.wait_message(gateway().service.links)
+
+
+@bp.post("/caller-done")
+@twilio_signed
+@caller_leg
+def caller_done() -> VoiceResponse:
+    """The caller's <Dial><Conference> ended (action URL)."""
+    return gateway().service.caller_done(_transfer_id(), _form())
+
+
+@bp.post("/returned")
+@twilio_signed
+@caller_leg
+def returned() -> VoiceResponse:
+    """Where the caller's leg is redirected when no center could take the caller."""
+    return gateway().service.returned_twiml(_transfer_id())
+
+
+@bp.post("/held")
+@twilio_signed
+@caller_leg
+def held() -> VoiceResponse:
+    """The held room's <Dial> ended (action URL)."""
+    transfer_id = request.args.get("t", "")
+    if transfer_id and not _TRANSFER_ID.match(transfer_id):
+        transfer_id = ""
+    return gateway().service.held_done(transfer_id, _form())
+
+
+@bp.route("/fallback", methods=["GET", "POST"])
+@twilio_signed
+@caller_leg
+def fallback() -> VoiceResponse:
+    """The number's fallback URL: static, stateless, keeps the caller with 911."""
+    return _keep_caller()
+
+
+@bp.post("/announce")
+@twilio_signed
+@caller_leg
+def announce() -> VoiceResponse:
+    """Played to the caller's leg once a counselor has joined."""
+    response = VoiceResponse()
+    response.say("A 9 8 8 counselor is connected. 9 1 1 may now leave the call.")
+    return response
+
+
+@bp.post("/status")
+@twilio_signed
+@callback
+def status() -> None:
+    """The gateway number's status callback (the caller's leg ended)."""
+    gateway().service.inbound_status(_form())
+
+
+@bp.post("/conference")
+@twilio_signed
+@callback
+def conference() -> None:
+    """Conference status callback: joins and leaves."""
+    gateway().service.conference_event(_transfer_id(), _form())
+
+
+# -- a center's leg ----------------------------------------------------------------------
+
+
+@bp.post("/whisper")
+@twilio_signed
+@center_leg
+def whisper() -> VoiceResponse:
+    """A center answered: answering machine detection is done, the whisper starts."""
+    return gateway().service.whisper(_transfer_id(), _index(), _form())
+
+
+@bp.post("/whisper/answer")
+@twilio_signed
+@center_leg
+def whisper_answer() -> VoiceResponse:
+    """The counselor's key (Gather action)."""
+    return gateway().service.whisper_answer(_transfer_id(), _index(), _form(), _index("r"))
+
+
+@bp.post("/counselor-done")
+@twilio_signed
+@center_leg
+def counselor_done() -> VoiceResponse:
+    """The counselor's <Dial><Conference> ended (action URL)."""
+    return gateway().service.counselor_done(_form())
+
+
+@bp.post("/fallback/center")
+@twilio_signed
+@center_leg
+def center_fallback() -> VoiceResponse:
+    """A center leg's fallback URL: release it; its status callback rolls the transfer on."""
+    return _release_center()
+
+
+@bp.post("/center-status")
+@twilio_signed
+@callback
+def center_status() -> None:
+    """A center leg's status callback."""
+    gateway().service.center_status(_transfer_id(), _index(), _form())

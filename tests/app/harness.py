@@ -1,0 +1,170 @@
+"""The gateway played end to end: its Flask app, the carrier simulator, and a real Redis.
+
+`Harness` wires them together the way production does, through the seams: the app's
+Twilio client is the simulator's, its clock is the simulator's virtual clock, its events go
+to a MemorySink, and its state lives in the real Redis the session fixture provides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from gateway.app import create_app
+from gateway.events import EventKind, MemorySink
+from gateway.flowconfig import FlowConfig
+from gateway.settings import Settings
+from gateway.sim.scenario import scenario_from_dict
+from gateway.sim.simulator import Simulator
+from gateway.sim.timeline import Timeline
+from gateway.state import Transfer, TransferStore
+from routing.engine import Router
+
+AUTH_TOKEN = "app-test-token-0123456789abcdef"
+PUBLIC_URL = "https://gateway.test"
+GATEWAY_NUMBER = "+19135550150"
+WYANDOTTE_LINE = "+19135550120"  # Sample Wyandotte County 911 (config/tables/psaps.yaml)
+DOUGLAS_LINE = "+17855550140"
+UNKNOWN_LINE = "+19135550199"
+KC_KANSAS = "+19135550102"
+KS_STATEWIDE = "+17855550101"
+NATIONAL = "+18005550199"
+WYANDOTTE_KEY = "wyandotte-key-0123456789"
+DOUGLAS_KEY = "douglas-key-0123456789ab"
+
+# A Kansas caller in Kansas City, KS with a Missouri (816) cell phone.
+KANSAS_CITY_KS = {"lat": 39.1141, "lon": -94.6275, "radius_m": 50}
+ELIGIBLE = {
+    "callback_number": "+18165550123",
+    "location": KANSAS_CITY_KS,
+    "risk": "mild",
+    "call_type": "emotional-distress",
+    "consent": True,
+    "language": "en",
+    "summary": "Caller is overwhelmed after losing a job; no plan to harm self.",
+}
+ACCEPTS = [{"at": 3, "press": "1"}, {"at": 90, "hangup": True}]
+
+
+def line(number: str, name: str, **behaviour: Any) -> dict[str, Any]:
+    """A destination line of a scenario."""
+    return {"number": number, "name": name, **behaviour}
+
+
+@dataclass
+class Harness:
+    """One gateway app under test with its simulator, sink and Redis."""
+
+    router: Router
+    redis: redis.Redis
+    deadline_s: int = 90
+    sink: MemorySink = field(default_factory=MemorySink)
+
+    def __post_init__(self) -> None:
+        holder: dict[str, Flask] = {}
+        self.sim = Simulator(
+            app=lambda environ, start: holder["app"](environ, start),
+            auth_token=AUTH_TOKEN,
+            public_url=PUBLIC_URL,
+        )
+        settings = Settings(
+            twilio_account_sid=self.sim.account_sid,
+            twilio_auth_token=AUTH_TOKEN,
+            public_base_url=PUBLIC_URL,
+            transfer_deadline_s=self.deadline_s,
+        )
+        flow = FlowConfig(
+            gateway_number=GATEWAY_NUMBER,
+            psap_api_keys={WYANDOTTE_KEY: "wyandotte-911", DOUGLAS_KEY: "douglas-911"},
+        )
+        self.app = create_app(
+            settings,
+            router=self.router,
+            twilio_client=self.sim.twilio_client(),
+            event_sink=self.sink,
+            redis=self.redis,
+            flow=flow,
+            clock=self.now,
+        )
+        holder["app"] = self.app
+        self.store = TransferStore(self.redis)
+
+    def now(self) -> datetime:
+        """The simulator's virtual time, as the gateway sees it."""
+        engine = self.sim.engine
+        return engine.config.epoch + timedelta(seconds=engine.now())
+
+    def client(self) -> FlaskClient:
+        return self.app.test_client()
+
+    def post_json(self, path: str, body: object, key: str = WYANDOTTE_KEY) -> TestResponse:
+        return self.client().post(
+            path, json=body, headers={"Authorization": f"Bearer {key}"}, base_url=PUBLIC_URL
+        )
+
+    def register(self, **changes: Any) -> dict[str, Any]:
+        """Register an eligible transfer (as the Wyandotte PSAP) and return the answer."""
+        response = self.post_json("/api/v1/transfers", {**ELIGIBLE, **changes})
+        assert response.status_code == 201, response.get_json()
+        body: dict[str, Any] = response.get_json()
+        return body
+
+    def play(
+        self,
+        lines: list[dict[str, Any]],
+        caller_actions: list[dict[str, Any]] | None = None,
+        *,
+        sip_headers: dict[str, str] | None = None,
+        from_: str = WYANDOTTE_LINE,
+        **top: Any,
+    ) -> Timeline:
+        """Play a call from a PSAP line to the gateway number."""
+        data = {
+            "name": "gateway",
+            "caller": {
+                "from": from_,
+                "to": GATEWAY_NUMBER,
+                "sip_headers": sip_headers or {},
+                "actions": caller_actions or [{"at": 150, "hangup": True}],
+            },
+            "lines": lines,
+            "app": {
+                "voice_url": "/voice",
+                "fallback_url": "/voice/fallback",
+                "status_callback": "/voice/status",
+            },
+            **top,
+        }
+        return self.sim.run(scenario_from_dict(data))
+
+    def transfer(self, transfer_id: str) -> Transfer:
+        found = self.store.get(transfer_id)
+        assert found is not None
+        return found
+
+    def kinds(self, transfer_id: str | None = None) -> list[EventKind]:
+        return self.sink.kinds(transfer_id)
+
+
+def assert_caller_never_dropped(timeline: Timeline) -> None:
+    """The invariant: the gateway never ends the caller's leg.
+
+    The inbound leg is the PSAP's line with the caller on it: while it is up, a 911
+    call-taker or a counselor is with the caller. So the gateway may never be the one to
+    end it (TwiML, REST or an application error); only the caller or 911 may.
+    """
+    assert not timeline.disconnected_by_application("caller"), timeline.render()
+    assert not timeline.errors(), [e.text for e in timeline.errors()]
+    for leg in timeline.party_legs("caller"):
+        assert leg.ended_by in (None, "party"), (leg.ended_by, leg.end_reason)
+
+
+def said(timeline: Timeline, party: str) -> list[str]:
+    """What a party heard spoken, in order."""
+    return [e.text for e in timeline.of_kind("media", party) if e.text.startswith("says")]

@@ -1,0 +1,168 @@
+"""The PSAP API: eligibility from the decision matrix, clear refusals, routing, status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.events import EventKind
+from gateway.state import PENDING
+from tests.app.harness import (
+    DOUGLAS_KEY,
+    ELIGIBLE,
+    GATEWAY_NUMBER,
+    KANSAS_CITY_KS,
+    PUBLIC_URL,
+    WYANDOTTE_KEY,
+    Harness,
+)
+
+
+def test_an_eligible_request_gets_a_transfer_id_code_center_and_number(harness: Harness) -> None:
+    body = harness.register()
+
+    assert body["eligible"] is True
+    assert body["transfer_id"].startswith("tr_")
+    assert len(body["transfer_code"]) == 6 and body["transfer_code"].isdigit()
+    assert body["center"] == {"id": "kc-kansas", "name": "Sample KC Kansas Crisis Line"}
+    assert body["explanation"].startswith("Wyandotte County, KS (point ±50 m) → Sample KC")
+    assert "by area code 816" in body["explanation"]
+    assert body["conference_number"] == GATEWAY_NUMBER
+    assert body["dial_plan"] == ["kc-kansas", "ks-statewide", "national"]
+    assert harness.transfer(body["transfer_id"]).status == PENDING
+
+
+def test_the_live_state_keeps_no_callback_number_or_coordinates(harness: Harness) -> None:
+    body = harness.register()
+
+    keys = [k.decode() for k in harness.redis.scan_iter(match="g988:*")]
+    stored = harness.redis.get(f"g988:transfer:{body['transfer_id']}")
+    assert stored is not None
+    assert not any("555" in key for key in keys)
+    assert b"+18165550123" not in stored and b"39.114" not in stored
+    assert 0 < harness.redis.ttl(f"g988:transfer:{body['transfer_id']}") <= 4 * 3600
+
+
+@pytest.mark.parametrize(
+    ("risk", "reason", "message"),
+    [
+        ("moderate", "moderate-risk", "not eligible: consider mobile crisis dispatch"),
+        ("higher", "higher-risk", "not eligible: keep with 911"),
+    ],
+)
+def test_moderate_and_higher_risk_callers_are_not_eligible(
+    harness: Harness, risk: str, reason: str, message: str
+) -> None:
+    response = harness.post_json("/api/v1/transfers", {**ELIGIBLE, "risk": risk})
+
+    assert response.status_code == 422
+    assert response.get_json() == {"eligible": False, "reason": reason, "message": message}
+    assert harness.kinds() == [EventKind.REQUESTED, EventKind.DECLINED_AT_TRIAGE]
+    assert list(harness.redis.scan_iter(match="g988:*")) == []
+
+
+def test_a_call_type_outside_the_decision_matrix_is_refused_with_its_reason(
+    harness: Harness,
+) -> None:
+    # Wyandotte may transfer mental-health-information calls at low risk only.
+    response = harness.post_json(
+        "/api/v1/transfers", {**ELIGIBLE, "call_type": "mental-health-information"}
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["reason"] == "call-type-not-eligible"
+    assert "mental-health-information at mild risk" in response.get_json()["message"]
+
+
+def test_a_caller_who_has_not_consented_is_refused(harness: Harness) -> None:
+    response = harness.post_json("/api/v1/transfers", {**ELIGIBLE, "consent": False})
+
+    assert (response.status_code, response.get_json()["reason"]) == (422, "no-consent")
+
+
+def test_a_caller_located_where_the_psap_has_no_partnership_is_refused(harness: Harness) -> None:
+    # A Douglas County PSAP caller standing in Kansas City, KS: kc-kansas has no
+    # agreement with Douglas County 911.
+    response = harness.post_json("/api/v1/transfers", ELIGIBLE, key=DOUGLAS_KEY)
+
+    assert response.status_code == 422
+    assert response.get_json()["reason"] == "no-partnership"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "field"),
+    [
+        ({"risk": None}, "missing-field", "risk"),
+        ({"risk": "severe"}, "invalid-field", "risk"),
+        ({"call_type": "Emotional Distress!"}, "invalid-field", "call_type"),
+        ({"consent": "yes"}, "invalid-field", "consent"),
+        ({"callback_number": "555-0123"}, "invalid-field", "callback_number"),
+        ({"location": {"lat": 95, "lon": -94.6}}, "invalid-location", "location"),
+        ({"location": {"lat": 39.1}}, "invalid-location", "location.lon"),
+        ({"location": {"zip": "661"}}, "invalid-location", "location.zip"),
+        ({"location": {"zip": "00000"}}, "unknown-zip", "location.zip"),
+        ({"location": {"pidf": "<not-xml"}}, "invalid-location", "location"),
+        ({"summary": "x" * 501}, "invalid-field", "summary"),
+    ],
+)
+def test_bad_input_is_a_400_with_a_machine_readable_reason(
+    harness: Harness, change: dict[str, Any], reason: str, field: str
+) -> None:
+    body = {k: v for k, v in {**ELIGIBLE, **change}.items() if v is not None}
+    response = harness.post_json("/api/v1/transfers", body)
+
+    assert response.status_code == 400
+    assert (response.get_json()["error"], response.get_json()["field"]) == (reason, field)
+
+
+def test_a_body_that_is_not_json_is_a_400(harness: Harness) -> None:
+    response = harness.client().post(
+        "/api/v1/transfers",
+        data="risk=low",
+        headers={"Authorization": f"Bearer {WYANDOTTE_KEY}"},
+        base_url=PUBLIC_URL,
+    )
+
+    assert (response.status_code, response.get_json()["error"]) == (400, "invalid-json")
+
+
+@pytest.mark.parametrize("header", ["", "Bearer nope-not-a-key-at-all", f"Basic {WYANDOTTE_KEY}"])
+def test_a_request_without_a_valid_psap_key_is_a_401(harness: Harness, header: str) -> None:
+    response = harness.client().post(
+        "/api/v1/transfers", json=ELIGIBLE, headers={"Authorization": header}
+    )
+
+    assert (response.status_code, response.get_json()["error"]) == (401, "unauthorized")
+    assert harness.kinds() == []
+
+
+def test_the_status_shows_the_live_state_to_its_own_psap_only(harness: Harness) -> None:
+    body = harness.register()
+    path = f"/api/v1/transfers/{body['transfer_id']}"
+
+    own = harness.client().get(path, headers={"Authorization": f"Bearer {WYANDOTTE_KEY}"})
+    other = harness.client().get(path, headers={"Authorization": f"Bearer {DOUGLAS_KEY}"})
+
+    assert own.status_code == 200
+    assert own.get_json()["status"] == "pending"
+    assert own.get_json()["county"] == "Wyandotte County, KS"
+    assert other.status_code == 404
+
+
+def test_the_route_endpoint_answers_without_registering_anything(harness: Harness) -> None:
+    response = harness.post_json(
+        "/api/v1/route", {"location": KANSAS_CITY_KS, "callback_number": "+18165550123"}
+    )
+
+    assert response.status_code == 200
+    decision = response.get_json()
+    assert (decision["center_id"], decision["area_code_center_id"]) == ("kc-kansas", "kc-missouri")
+    assert list(harness.redis.scan_iter(match="g988:*")) == []
+
+
+def test_a_request_with_no_location_routes_by_the_psap_area(harness: Harness) -> None:
+    body = harness.register(location=None)
+
+    assert body["center"]["id"] == "kc-kansas"
+    assert "Sample Wyandotte County 911's own service area" in body["explanation"]

