@@ -148,50 +148,13 @@ def cmd_tables_coverage(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-# -- demo -----------------------------------------------------------------------------------
-
-DEMO_CASES = [
-    (
-        "Kansas City, Kansas, caller with a Missouri (816) cell phone",
-        39.1141,
-        -94.6275,
-        50.0,
-        "+18165550123",
-    ),
-    (
-        "Kansas City, Missouri, caller with a Kansas (913) cell phone",
-        39.0997,
-        -94.5786,
-        30.0,
-        "+19135550142",
-    ),
-    (
-        "On State Line Road, a 1 km fix straddling Kansas and Missouri",
-        39.0300,
-        -94.6075,
-        1000.0,
-        "+18165550150",
-    ),
-    (
-        "Lawrence, Kansas, caller with a New York (212) number",
-        38.9717,
-        -95.2353,
-        100.0,
-        "+12125550188",
-    ),
-]
+# -- demo ---------------------------------------------------------------------------------
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    router = _router(settings)
-    print(f"Routing tables {router.tables.source} (version {router.tables.version})\n")
-    for title, lat, lon, radius, caller in DEMO_CASES:
-        decision = router.route(LocationQuery(geo=Point(lat, lon, radius), caller=caller))
-        print(f"{title}:")
-        print(f"  {decision.explanation}")
-        verdict = "differs" if decision.area_code_differs else "agrees"
-        print(f"  area-code routing {verdict}; dial plan: {' → '.join(decision.dial_plan)}\n")
-    return 0
+    from gateway.demo import run
+
+    return run(settings)
 
 
 # -- entry point ----------------------------------------------------------------------------
@@ -225,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     cover.add_argument("--state", help="USPS code, e.g. KS")
     cover.set_defaults(func=cmd_tables_coverage)
 
-    demo = commands.add_parser("demo", help="route the Kansas City sample cases")
+    demo = commands.add_parser(
+        "demo", help="the Kansas City case end to end on the carrier simulator (make run)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     register_simulator_cli(commands)

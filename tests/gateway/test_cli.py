@@ -127,13 +127,20 @@ def test_tables_coverage_shows_each_center_and_no_gaps_in_kansas(
     assert "Wyandotte" in out
 
 
-def test_demo_shows_the_kansas_city_cases_and_area_code_routing(
-    capsys: pytest.CaptureFixture[str],
+def test_demo_routes_the_kansas_city_cases_and_plays_the_transfer_end_to_end(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
     code, out, _ = run(capsys, "demo")
     assert code == 0
     assert "Wyandotte County, KS" in out
     assert "by area code 816 this call would have gone to Sample KC Missouri Crisis Center" in out
+    assert "HTTP 201" in out
+    assert "kc-kansas: no-answer" in out
+    assert "caller <-> ks-statewide connected" in out
+    assert "rollover" in out
+    assert "The gateway never dropped the caller." in out
+    assert "+18165550123" not in out.split("Timeline:")[1]  # the callback number stays private
 
 
 def test_simulate_is_a_gateway_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
