@@ -1,0 +1,335 @@
+"""Partnership figures, computed in SQL over the `transfers` table.
+
+Each transfer's outcome and durations are already derived onto its row when its events are
+written, so a report reads one row per transfer (not the event log) through the
+`(group, started_at)` indexes: counts and rates are SQL aggregates; medians and 90th
+percentiles are taken (nearest rank) from one sorted column fetched per report.
+
+Definitions (docs/data.md repeats them for readers of the figures):
+- requested: every transfer started in the period; transferred: requested minus those
+  declined at triage; rates are over transferred transfers unless said otherwise.
+- answered: a counselor's line picked up (first DIAL_RESULT "answered"); connected: a
+  counselor accepted (whisper).
+- groups: "psap"; "center" is the first-choice (routed) center; "connected_center" is the
+  center that took the call; "all" is one row. Rows without a value (e.g. never routed)
+  come last, as the group None.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal, TextIO
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, nulls_last, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from gateway.store.models import Transfer
+from gateway.store.outcomes import CONNECTED, Result
+
+Grouping = Literal["all", "psap", "center", "connected_center"]
+Bucket = Literal["day", "week"]
+GROUPINGS: tuple[Grouping, ...] = ("all", "psap", "center", "connected_center")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Transfers started on `first` .. `last` (UTC dates, both included); None: unbounded."""
+
+    first: date | None = None
+    last: date | None = None
+
+    def condition(self) -> ColumnElement[bool]:
+        conditions: list[ColumnElement[bool]] = [Transfer.started_at.is_not(None)]
+        if self.first is not None:
+            conditions.append(Transfer.started_at >= datetime.combine(self.first, time(), UTC))
+        if self.last is not None:
+            end = datetime.combine(self.last + timedelta(days=1), time(), UTC)
+            conditions.append(Transfer.started_at < end)
+        return and_(*conditions)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """The figures of one group over a period (rates in 0..1, times in seconds)."""
+
+    group: str | None
+    requested: int
+    declined_at_triage: int
+    transferred: int
+    answered: int
+    connected: int
+    connected_first_choice: int
+    connected_after_rollover: int
+    returned_to_911: int
+    caller_disconnected: int
+    in_progress: int
+    rolled_over: int
+    escalated: int
+    escalation_answered: int
+    answer_rate: float | None
+    connect_rate: float | None
+    rollover_rate: float | None
+    return_to_911_rate: float | None
+    escalation_rate: float | None
+    area_code_differs_share: float | None
+    ambiguous_share: float | None
+    answer_s_median: float | None
+    answer_s_p90: float | None
+    accept_s_median: float | None
+    accept_s_p90: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    """Transfers of one group in one day or week (`period_start`: the day, or the Monday)."""
+
+    period_start: str
+    group: str | None
+    requested: int
+    transferred: int
+    connected: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _group_column(grouping: Grouping) -> ColumnElement[Any]:
+    columns: dict[Grouping, ColumnElement[Any]] = {
+        "all": literal(None),
+        "psap": Transfer.psap_id.expression,
+        "center": Transfer.first_center_id.expression,
+        "connected_center": Transfer.connected_center_id.expression,
+    }
+    return columns[grouping]
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+_TRANSFERRED = Transfer.outcome != Result.DECLINED_AT_TRIAGE.value
+_CONNECTED = Transfer.outcome.in_([r.value for r in CONNECTED])
+
+
+def _is(result: Result) -> ColumnElement[bool]:
+    return Transfer.outcome == result.value
+
+
+def _summary_query(period: Period, grouping: Grouping) -> Select[Any]:
+    group = _group_column(grouping).label("group")
+    return (
+        select(
+            group,
+            func.count().label("requested"),
+            _count_if(_is(Result.DECLINED_AT_TRIAGE)).label("declined_at_triage"),
+            _count_if(_TRANSFERRED).label("transferred"),
+            _count_if(_TRANSFERRED & Transfer.answer_s.is_not(None)).label("answered"),
+            _count_if(_CONNECTED).label("connected"),
+            _count_if(_is(Result.CONNECTED_FIRST_CHOICE)).label("connected_first_choice"),
+            _count_if(_is(Result.CONNECTED_AFTER_ROLLOVER)).label("connected_after_rollover"),
+            _count_if(_is(Result.RETURNED_TO_911)).label("returned_to_911"),
+            _count_if(_is(Result.CALLER_DISCONNECTED)).label("caller_disconnected"),
+            _count_if(_is(Result.IN_PROGRESS)).label("in_progress"),
+            _count_if(_TRANSFERRED & (Transfer.rollovers > 0)).label("rolled_over"),
+            _count_if(Transfer.escalated.is_(True)).label("escalated"),
+            _count_if(Transfer.escalation_answered.is_(True)).label("escalation_answered"),
+            _count_if(Transfer.area_code_differs.is_(True)).label("area_code_differs"),
+            func.count(Transfer.area_code_differs).label("area_code_known"),
+            _count_if(Transfer.ambiguous.is_(True)).label("ambiguous"),
+            func.count(Transfer.ambiguous).label("ambiguity_known"),
+        )
+        .where(period.condition())
+        .group_by(group)
+        .order_by(nulls_last(group))
+    )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def summary(session: Session, period: Period, grouping: Grouping = "all") -> list[SummaryRow]:
+    """The partnership's figures over a period, one row per group.
+
+    Args:
+        session: a session on the store.
+        period: which transfers (by the day they started, UTC).
+        grouping: "all", "psap", "center" (first choice) or "connected_center".
+
+    Returns:
+        One row per group that has transfers in the period, ordered by group.
+    """
+    answer = percentiles(session, period, grouping, Transfer.answer_s)
+    accept = percentiles(session, period, grouping, Transfer.accept_s)
+    rows = []
+    for r in session.execute(_summary_query(period, grouping)).mappings():
+        group = r["group"]
+        rows.append(
+            SummaryRow(
+                group=group,
+                requested=r["requested"],
+                declined_at_triage=r["declined_at_triage"],
+                transferred=r["transferred"],
+                answered=r["answered"],
+                connected=r["connected"],
+                connected_first_choice=r["connected_first_choice"],
+                connected_after_rollover=r["connected_after_rollover"],
+                returned_to_911=r["returned_to_911"],
+                caller_disconnected=r["caller_disconnected"],
+                in_progress=r["in_progress"],
+                rolled_over=r["rolled_over"],
+                escalated=r["escalated"],
+                escalation_answered=r["escalation_answered"],
+                answer_rate=_share(r["answered"], r["transferred"]),
+                connect_rate=_share(r["connected"], r["transferred"]),
+                rollover_rate=_share(r["rolled_over"], r["transferred"]),
+                return_to_911_rate=_share(r["returned_to_911"], r["transferred"]),
+                escalation_rate=_share(r["escalated"], r["connected"]),
+                area_code_differs_share=_share(r["area_code_differs"], r["area_code_known"]),
+                ambiguous_share=_share(r["ambiguous"], r["ambiguity_known"]),
+                answer_s_median=answer.get(group, (None, None))[0],
+                answer_s_p90=answer.get(group, (None, None))[1],
+                accept_s_median=accept.get(group, (None, None))[0],
+                accept_s_p90=accept.get(group, (None, None))[1],
+            )
+        )
+    return rows
+
+
+def nearest_rank(values: Sequence[float], percent: float) -> float | None:
+    """The nearest-rank percentile of sorted values (None when there are none)."""
+    if not values:
+        return None
+    rank = max(1, math.ceil(percent / 100 * len(values)))
+    return values[rank - 1]
+
+
+def percentiles(
+    session: Session,
+    period: Period,
+    grouping: Grouping,
+    column: InstrumentedAttribute[float | None],
+) -> dict[str | None, tuple[float | None, float | None]]:
+    """Median and 90th percentile of a duration column, per group, over transferred calls."""
+    group = _group_column(grouping).label("group")
+    query = (
+        select(group, column)
+        .where(period.condition(), _TRANSFERRED, column.is_not(None))
+        .order_by(nulls_last(group), column)
+    )
+    result: dict[str | None, tuple[float | None, float | None]] = {}
+    rows = session.execute(query)
+    for key, pairs in itertools.groupby(rows, key=lambda pair: pair[0]):
+        values = [value for _, value in pairs if value is not None]
+        result[key] = (nearest_rank(values, 50), nearest_rank(values, 90))
+    return result
+
+
+def _bucket_column(session: Session, bucket: Bucket) -> ColumnElement[str]:
+    """The day (YYYY-MM-DD) or the Monday of the week a transfer started, in UTC."""
+    if session.get_bind().dialect.name == "sqlite":
+        # Stored as naive UTC text; "weekday 0" moves to the next Sunday (or stays), and
+        # six days back from it is that week's Monday.
+        if bucket == "day":
+            return func.date(Transfer.started_at)
+        return func.date(Transfer.started_at, "weekday 0", "-6 days")
+    utc = func.timezone("UTC", Transfer.started_at)
+    return func.to_char(func.date_trunc(bucket, utc), "YYYY-MM-DD")
+
+
+def volume(
+    session: Session, period: Period, bucket: Bucket = "day", grouping: Grouping = "all"
+) -> list[VolumeRow]:
+    """Transfers per day or week, per group: requested, transferred and connected.
+
+    Returns:
+        One row per (period start, group) with transfers, in that order.
+    """
+    start = _bucket_column(session, bucket).label("period_start")
+    group = _group_column(grouping).label("group")
+    query = (
+        select(
+            start,
+            group,
+            func.count().label("requested"),
+            _count_if(_TRANSFERRED).label("transferred"),
+            _count_if(_CONNECTED).label("connected"),
+        )
+        .where(period.condition())
+        .group_by(start, group)
+        .order_by(start, nulls_last(group))
+    )
+    return [VolumeRow(**row) for row in session.execute(query).mappings()]
+
+
+# The CSV export for a data-sharing agreement: one row per transfer, no personal field.
+CSV_COLUMNS = (
+    "transfer_id",
+    "started_at",
+    "ended_at",
+    "psap_id",
+    "first_center_id",
+    "connected_center_id",
+    "area_code_center_id",
+    "area_code_differs",
+    "ambiguous",
+    "county_fips",
+    "method",
+    "risk",
+    "call_type",
+    "language",
+    "veteran",
+    "outcome",
+    "outcome_reason",
+    "rollovers",
+    "dial_attempts",
+    "escalated",
+    "escalation_answered",
+    "route_s",
+    "answer_s",
+    "accept_s",
+    "handoff_s",
+    "total_s",
+    "caller_hung_up_s",
+    "escalation_answer_s",
+)
+
+
+def export_rows(session: Session, period: Period) -> Iterator[dict[str, Any]]:
+    """The transfers of a period as CSV-ready dicts, oldest first, streamed."""
+    columns = [getattr(Transfer, name) for name in CSV_COLUMNS]
+    query = (
+        select(*columns)
+        .where(period.condition())
+        .order_by(Transfer.started_at, Transfer.transfer_id)
+        .execution_options(yield_per=1000)
+    )
+    for row in session.execute(query).mappings():
+        yield {name: _csv_value(row[name]) for name in CSV_COLUMNS}
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write export rows as CSV with a header; returns how many rows were written."""
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count

@@ -1,0 +1,61 @@
+"""A real Redis (a database number of our own, emptied per test) and a real store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from cryptography.fernet import Fernet
+from rq import Queue
+from sqlalchemy import Engine
+
+from gateway import jobs
+from gateway.queueing import event_queue
+from tests.store.conftest import engine, postgres_store_url, store_url  # noqa: F401  (fixtures)
+
+# The suite's Redis is a shared development server: these tests take a database number of
+# their own, so emptying it and scanning every key in it touches nobody else's data.
+WORKER_REDIS_DB = 14
+QUEUE = "transfer-events-test"
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+def with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture
+def worker_redis_url(redis_url: str) -> str:
+    return with_db(redis_url, WORKER_REDIS_DB)
+
+
+@pytest.fixture
+def connection(worker_redis_url: str) -> Iterator[redis.Redis]:
+    conn = redis.Redis.from_url(worker_redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def queue(connection: redis.Redis) -> Queue:
+    return event_queue(connection, QUEUE)
+
+
+@pytest.fixture
+def job_env(
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,  # noqa: F811
+    engine: Engine,  # noqa: F811  (empties the store first)
+) -> Iterator[str]:
+    """The environment a worker's jobs read their settings from; yields DATABASE_URL."""
+    monkeypatch.setenv("DATABASE_URL", store_url)
+    monkeypatch.setenv("ENCRYPTION_KEY", ENCRYPTION_KEY)
+    monkeypatch.setenv("CALLER_HASH_KEY", "worker-test-hash-key")
+    monkeypatch.setenv("COORDINATE_DECIMALS", "2")
+    yield store_url
+    jobs.dispose_engines()
