@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from gateway.report_cli import register_cli as register_report_cli
 from gateway.settings import Settings, SettingsError
 from gateway.sim.cli import register_cli as register_simulator_cli
 from routing.engine import Decision, Router
@@ -194,12 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     register_simulator_cli(commands)
+    register_report_cli(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "handler", None) is not None:  # the simulator's own commands
+    if getattr(args, "handler", None) is not None:  # the simulator's and the store's commands
         code: int = args.handler(args)
         return code
     try:

@@ -152,3 +152,14 @@ def test_simulate_is_a_gateway_subcommand(capsys: pytest.CaptureFixture[str]) ->
     )  # fmt: skip
     assert code == 0
     assert json.loads(out)["parties"]["caller"]["talked_to"][0]["party"] == "center-a"
+
+
+def test_report_and_store_are_gateway_subcommands(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    code, _, _ = run(capsys, "store", "migrate")
+    assert code == 0
+    code, out, _ = run(capsys, "report", "summary", "--json")
+    assert code == 0
+    assert json.loads(out) == []  # no transfers yet: no rows
