@@ -1,6 +1,8 @@
-"""The PSAP-facing API: ask for a transfer, follow it, or just ask where a caller would go.
+"""The PSAP-facing API: ask for a transfer, follow it, or just ask where a caller would go;
+and the 988 center's one endpoint: bring 911 back into a call (escalation bounce-back).
 
-Every endpoint takes `Authorization: Bearer <PSAP API key>` (PSAP_API_KEYS). Answers are
+PSAP endpoints take `Authorization: Bearer <PSAP API key>` (PSAP_API_KEYS); the escalation
+endpoint takes a center's key (CENTER_API_KEYS). Answers are
 JSON. A malformed request is a 400 and a caller who may not transfer is a 422, both with a
 machine-readable reason; live state unavailable (Redis down) is a 503.
 """
@@ -8,19 +10,35 @@ machine-readable reason; live state unavailable (Redis down) is a 503.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec
 
 import redis
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from gateway.context import gateway
+from gateway.escalation import escalations
 from gateway.intake import InputError, Refusal, parse_request, parse_route_query
-from gateway.security import psap_key_required
+from gateway.security import key_owner, psap_key_required
 from gateway.transfers import transfer_view
 
+P = ParamSpec("P")
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+_TRANSFER_ID = re.compile(r"^tr_[0-9a-f]{16}$")
+# What POST .../escalate answers for each outcome of the request.
+ESCALATE_ANSWERS: dict[str, tuple[int, str]] = {
+    "started": (202, "911 is being called into the call"),
+    "in-progress": (200, "911 is already being called; nothing more was dialed"),
+    "joined": (200, "911 is already on the call"),
+    "forbidden": (403, "this transfer is not connected to your center"),
+    "not-connected": (409, "no counselor of your center is connected to this caller"),
+    "no-numbers": (409, "the originating 911 center has no escalation line configured"),
+}
 
 
 @bp.errorhandler(InputError)
@@ -79,3 +97,42 @@ def route() -> ResponseReturnValue:
     """Where a caller would go, and why: nothing is registered or dialed."""
     query = parse_route_query(_json_body())
     return jsonify(gateway().service.route_only(g.psap_id, query).to_dict())
+
+
+def center_key_required(
+    view: Callable[P, ResponseReturnValue],
+) -> Callable[P, ResponseReturnValue]:
+    """Require `Authorization: Bearer <center API key>`; the center's id goes to `g.center_id`."""
+
+    @wraps(view)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        owner = key_owner(gateway().flow.center_api_keys, presented.strip())
+        if scheme.lower() != "bearer" or owner is None:
+            body = {"error": "unauthorized", "message": "a 988 center API key is required"}
+            return jsonify(body), 401
+        if owner not in gateway().service.router.tables.centers:
+            body = {"error": "unknown-center", "message": f"{owner} is not in the center table"}
+            return jsonify(body), 403
+        g.center_id = owner
+        return view(*args, **kwargs)
+
+    return checked
+
+
+@bp.post("/transfers/<transfer_id>/escalate")
+@center_key_required
+def escalate(transfer_id: str) -> ResponseReturnValue:
+    """Bring the originating 911 center back into the caller's room (bounce-back).
+
+    The first 911 line is rung before this answers; a repeated request dials nothing more.
+    """
+    result = None
+    if _TRANSFER_ID.match(transfer_id):
+        result = escalations().request(transfer_id, "api", center_id=g.center_id)
+    if result is None:
+        return jsonify({"error": "not-found", "message": "no such transfer"}), 404
+    code, message = ESCALATE_ANSWERS[result]
+    if code >= 400:
+        return jsonify({"error": result, "message": message}), code
+    return jsonify({"transfer_id": transfer_id, "escalation": result, "message": message}), code

@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import api, voice
+from gateway import api, escalation, voice
 from gateway.context import EXTENSION, Gateway
 from gateway.events import Event, EventSink
 from gateway.flowconfig import FlowConfig
@@ -60,6 +60,7 @@ def create_app(
     redis: redis_lib.Redis | None = None,
     flow: FlowConfig | None = None,
     clock: Callable[[], datetime] | None = None,
+    watchdog: escalation.Watchdog | None = None,
 ) -> Flask:
     """Build the gateway's WSGI app.
 
@@ -71,6 +72,8 @@ def create_app(
         redis: the live-state Redis; from settings.redis_url when None.
         flow: call-flow settings (gateway number, PSAP API keys); from the environment.
         clock: the current time (tests pass the simulator's virtual clock).
+        watchdog: schedules escalation watchdog jobs; on the "escalations" RQ queue of the
+            live-state Redis when None.
 
     Raises:
         SettingsError: no Twilio auth token (webhook signatures could not be checked).
@@ -78,11 +81,12 @@ def create_app(
     settings = settings or Settings.from_env()
     if not settings.twilio_auth_token:
         raise SettingsError("TWILIO_AUTH_TOKEN is required: it checks every webhook")
+    redis = redis or redis_client(settings.redis_url)
     service = TransferService(
         router=router or _router(settings),
         twilio=twilio_client or _twilio(settings),
         sink=event_sink or LogSink(),
-        store=TransferStore(redis or redis_client(settings.redis_url)),
+        store=TransferStore(redis),
         flow=flow or FlowConfig.from_env(),
         links=Links(settings.public_base_url),
         deadline_s=settings.transfer_deadline_s,
@@ -95,6 +99,9 @@ def create_app(
     )
     app.extensions[EXTENSION] = Gateway(
         service, RequestValidator(settings.twilio_auth_token), service.flow
+    )
+    app.extensions[escalation.EXTENSION] = escalation.Escalations(
+        service, watchdog or escalation.Watchdog(escalation.escalation_queue(redis))
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)
@@ -136,6 +143,7 @@ def simulator_app(sim: Simulator) -> Flask:
 
     Settings come from the environment (Redis, routing tables, PSAP keys), except what the
     simulator dictates: its account, auth token, public URL, REST client and virtual clock.
+    Escalations are carried by status callbacks alone (no watchdog jobs).
     """
     settings = replace(
         Settings.from_env(),
@@ -147,4 +155,10 @@ def simulator_app(sim: Simulator) -> Flask:
     def virtual_now() -> datetime:
         return sim.engine.config.epoch + timedelta(seconds=sim.engine.now())
 
-    return create_app(settings, twilio_client=sim.twilio_client(), clock=virtual_now)
+    # No watchdog: a worker's own app could not reach an in-process simulator's calls.
+    return create_app(
+        settings,
+        twilio_client=sim.twilio_client(),
+        clock=virtual_now,
+        watchdog=escalation.Watchdog(None),
+    )

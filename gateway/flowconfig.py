@@ -7,6 +7,9 @@ main settings: a bad value stops the gateway at start with a message naming the 
                            the caller ID of every call the gateway places.
     PSAP_API_KEYS          "psap-id:key,psap-id:key": which API key speaks for which PSAP
                            (or PSAP_API_KEYS_FILE, a file holding that text).
+    CENTER_API_KEYS        "center-id:key,center-id:key": which API key speaks for which
+                           988 center, for POST /api/v1/transfers/<id>/escalate
+                           (or CENTER_API_KEYS_FILE).
     PENDING_WINDOW_S       how long a registered transfer waits for its call (default 300).
 """
 
@@ -66,15 +69,22 @@ class FlowConfig:
         gateway_number: the number PSAPs conference callers to; caller ID of outbound legs.
         psap_api_keys: API key -> PSAP id.
         pending_window_s: how long a registered transfer may wait for its call.
+        center_api_keys: API key -> 988 center id (escalation requests).
     """
 
     gateway_number: str = DEFAULT_GATEWAY_NUMBER
     psap_api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     pending_window_s: int = 300
+    center_api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not _E164.match(self.gateway_number):
             raise SettingsError(f"GATEWAY_PHONE_NUMBER={self.gateway_number!r}: not E.164")
+        shared = set(self.psap_api_keys) & set(self.center_api_keys)
+        if shared:
+            # One key speaking for a PSAP and a center could not say which one asks.
+            owners = sorted(self.center_api_keys[key] for key in shared)
+            raise SettingsError(f"CENTER_API_KEYS: {', '.join(owners)}: key also a PSAP key")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> FlowConfig:
@@ -87,4 +97,5 @@ class FlowConfig:
             gateway_number=env.get("GATEWAY_PHONE_NUMBER", DEFAULT_GATEWAY_NUMBER).strip(),
             psap_api_keys=parse_api_keys(_secret(env, "PSAP_API_KEYS"), "PSAP_API_KEYS"),
             pending_window_s=int(window),
+            center_api_keys=parse_api_keys(_secret(env, "CENTER_API_KEYS"), "CENTER_API_KEYS"),
         )

@@ -3,8 +3,11 @@
 A transfer is one JSON value under `g988:transfer:<id>`, with a TTL: it lives as long as a
 call can, then Redis forgets it (the durable record is the event log). Keys never contain a
 phone number: they hold transfer ids, PSAP ids and the short transfer code. The value holds
-only what the live call needs: ids, triage fields, the dial plan, Twilio call SIDs, and the
-911 summary the counselor may ask to hear. No callback number, no coordinates.
+only what the live call needs: ids, triage fields, the dial plan, Twilio call SIDs, the
+911 summary the counselor may ask to hear, and the caller's callback number, which the 911
+escalation line hears in its whisper if the counselor brings 911 back. No coordinates. The
+callback number lives only here, in the value with its TTL: never in a key, an event, a log
+line or a job argument.
 
 Changes go through `TransferStore.update`, an optimistic transaction (WATCH/MULTI): two
 webhooks about the same transfer, handled by different workers at the same moment, never
@@ -38,6 +41,44 @@ ACTIVE = frozenset({DIALING, CONNECTED})
 # or "failed" with a result (no-answer, busy, failed, declined, machine, canceled, closed).
 ATTEMPT_OPEN = frozenset({"dialing", "answered"})
 
+# Escalation (bounce-back to 911) statuses: "dialing" while the PSAP's numbers are rung,
+# then "joined" (a 911 call-taker pressed 1 and is in the room), "failed" (every number
+# failed) or "canceled" (the caller left first).
+ESCALATION_DIALING, ESCALATION_JOINED = "dialing", "joined"
+ESCALATION_FAILED, ESCALATION_CANCELED = "failed", "canceled"
+
+
+@dataclass
+class EscalationAttempt:
+    """One PSAP number rung for an escalation: "dialing" -> "answered" (whisper) -> "joined",
+    or "failed" with a result (busy, no-answer, failed, canceled, machine, no-key, refused,
+    lost, caller-left)."""
+
+    number_index: int
+    status: str = "dialing"
+    result: str = ""
+    call_sid: str = ""
+    started_at: float = 0.0
+
+
+@dataclass
+class Escalation:
+    """A counselor's request to bring 911 back into the room.
+
+    Attributes:
+        seq: 1 for the transfer's first escalation, 2 for a second one after a failure.
+        by: "key" (the counselor's * menu) or "api" (the center's system).
+        requested_at: when it was asked for.
+        status: see ESCALATION_* above.
+        attempts: numbers rung so far; attempt i rings number i % len(numbers).
+    """
+
+    seq: int
+    by: str
+    requested_at: float
+    status: str = ESCALATION_DIALING
+    attempts: list[EscalationAttempt] = field(default_factory=list)
+
 
 @dataclass
 class Attempt:
@@ -61,6 +102,9 @@ class Transfer:
         dial_plan: center ids to try in order, ending at the national backup line.
         current: index in dial_plan of the center being tried; -1 before the call arrives.
         history: the transfer's own timeline (at, kind, detail), for the status API.
+        callback_number: the caller's number as the PSAP gave it ("" if not given); read
+            only by the escalation whisper. Kept out of repr so it never reaches a log.
+        escalation: the latest bounce-back to 911, if the counselor asked for one.
     """
 
     id: str
@@ -88,6 +132,8 @@ class Transfer:
     deadline_at: float | None = None
     outcome: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
+    callback_number: str = field(default="", repr=False)
+    escalation: Escalation | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -96,6 +142,10 @@ class Transfer:
     def from_json(cls, text: str | bytes) -> Transfer:
         raw = json.loads(text)
         raw["attempts"] = [Attempt(**a) for a in raw.get("attempts", [])]
+        escalation = raw.get("escalation")
+        if escalation is not None:
+            tries = [EscalationAttempt(**a) for a in escalation.get("attempts", [])]
+            raw["escalation"] = Escalation(**{**escalation, "attempts": tries})
         return cls(**raw)
 
     @property

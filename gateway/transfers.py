@@ -44,6 +44,8 @@ from gateway.state import (
     CONNECTED,
     DIALING,
     ENDED,
+    ESCALATION_CANCELED,
+    ESCALATION_DIALING,
     PENDING,
     RETURNED,
     Attempt,
@@ -224,6 +226,8 @@ class TransferService:
         transfer.risk, transfer.call_type = request.risk.value, request.call_type
         transfer.language, transfer.veteran = request.language, request.veteran
         transfer.consent, transfer.summary = request.consent, request.summary
+        # Kept for the escalation whisper only (see gateway/state.py), never in an event.
+        transfer.callback_number = request.callback_number or ""
         transfer.code = self.store.reserve_code(transfer_id, window)
         self.store.create(transfer, window)
         self._emit_routed(transfer, decision)
@@ -581,11 +585,36 @@ class TransferService:
             self._dial_from(transfer_id, index + 1)
         return twiml.goodbye("Declined. The caller will be offered to the next center.")
 
-    def counselor_done(self, form: Mapping[str, str]) -> VoiceResponse:
-        """The counselor's <Dial> ended: the caller left, or the room closed."""
+    def counselor_done(
+        self, transfer_id: str, index: int, form: Mapping[str, str]
+    ) -> VoiceResponse:
+        """The counselor's <Dial> ended: they pressed * (the menu), or the caller left.
+
+        Twilio does not say which, so the caller's leg is asked: still up means the
+        counselor pressed * and hears the escalation menu before going back to the room.
+        """
         if form.get("CallStatus") in FINAL_CALL_STATUSES:
             return twiml.empty()
+        transfer = self.store.get(transfer_id)
+        accepted = transfer.accepted() if transfer is not None else None
+        if (
+            transfer is not None
+            and transfer.status == CONNECTED
+            and accepted is not None
+            and accepted.call_sid == form.get("CallSid")
+            and self._caller_still_there(transfer)
+        ):
+            return twiml.counselor_menu(self.links, transfer_id, index)
         return twiml.goodbye("The call has ended. Thank you.")
+
+    def _caller_still_there(self, transfer: Transfer) -> bool:
+        try:
+            status = self.twilio.calls(transfer.caller_sid).fetch().status
+        except TwilioException:
+            # Unknown: offer the menu; "return to the caller" is harmless either way.
+            log.warning("could not fetch the caller's leg of %s", transfer.id)
+            return True
+        return str(status) in {"in-progress", "ringing", "queued"}
 
     # -- conference events -----------------------------------------------------------
 
@@ -737,7 +766,23 @@ def _caller_left(transfer: Transfer, notes: Notes, call_sid: str) -> list[tuple[
                 attempt.status, attempt.result = "failed", "caller-left"
     else:
         transfer.status = ENDED
+        legs.extend(_cancel_escalation(transfer))
     notes.add(EventKind.ENDED, "ended", outcome=transfer.outcome or "abandoned")
+    return legs
+
+
+def _cancel_escalation(transfer: Transfer) -> list[tuple[str, bool]]:
+    """The caller left while 911 was being called back: stop ringing 911's lines."""
+    escalation = transfer.escalation
+    if escalation is None or escalation.status != ESCALATION_DIALING:
+        return []
+    escalation.status = ESCALATION_CANCELED
+    legs: list[tuple[str, bool]] = []
+    for attempt in escalation.attempts:
+        if attempt.status in ATTEMPT_OPEN:
+            if attempt.call_sid:
+                legs.append((attempt.call_sid, attempt.status == "answered"))
+            attempt.status, attempt.result = "failed", "caller-left"
     return legs
 
 
@@ -782,6 +827,23 @@ def transfer_view(transfer: Transfer) -> dict[str, Any]:
         "arrived_at": _iso(transfer.arrived_at),
         "deadline_at": _iso(transfer.deadline_at),
         "timeline": [{**step, "at": _iso(step["at"])} for step in transfer.history],
+        "escalation": _escalation_view(transfer),
+    }
+
+
+def _escalation_view(transfer: Transfer) -> dict[str, Any] | None:
+    """The bounce-back's state; numbers are named by their index, never written out."""
+    escalation = transfer.escalation
+    if escalation is None:
+        return None
+    return {
+        "status": escalation.status,
+        "by": escalation.by,
+        "requested_at": _iso(escalation.requested_at),
+        "attempts": [
+            {"number_index": a.number_index, "status": a.status, "result": a.result or None}
+            for a in escalation.attempts
+        ],
     }
 
 

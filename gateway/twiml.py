@@ -18,6 +18,9 @@ CONFERENCE_EVENTS = "start end join leave"
 WHISPER_TIMEOUT_S = 8
 MENU_TIMEOUT_S = 10
 MENU_TRIES_BEFORE_PARKING = 3
+# The counselor's * menu: the caller is in the room without the counselor while it plays,
+# so it is one short sentence and a short wait, and no key means "back to the caller".
+COUNSELOR_MENU_TIMEOUT_S = 4
 
 WAIT_MESSAGE = "Please stay on the line. We are connecting a 9 8 8 crisis counselor."
 STAY_WITH_911 = "9 1 1 stays on the line with the caller. You may hang up this line when ready."
@@ -130,11 +133,24 @@ def whisper(links: Links, transfer_id: str, attempt: int, text: str, repeat: int
     return response
 
 
-def counselor_joins(links: Links, transfer_id: str, attempt: int, room: str) -> VoiceResponse:
-    """An accepting counselor joins the caller's room (and starts it)."""
+def counselor_joins(
+    links: Links,
+    transfer_id: str,
+    attempt: int,
+    room: str,
+    message: str = "Connecting you to the caller. 9 1 1 is on the line.",
+) -> VoiceResponse:
+    """An accepting counselor joins the caller's room (and starts it), or goes back to it.
+
+    hangupOnStar: the counselor's * leaves the room for the escalation menu
+    (`counselor_menu`); the <Dial>'s action URL decides whether that was a * (the caller is
+    still there) or the end of the call.
+    """
     response = VoiceResponse()
-    response.say("Connecting you to the caller. 9 1 1 is on the line.")
-    dial = Dial(action=links.url("/voice/counselor-done", t=transfer_id, a=attempt))
+    response.say(message)
+    dial = Dial(
+        action=links.url("/voice/counselor-done", t=transfer_id, a=attempt), hangup_on_star=True
+    )
     # The counselor may create the room if the caller's leg is slow to join: the status
     # callback is set here too, so conference events fire whichever leg comes first.
     dial.conference(
@@ -147,6 +163,64 @@ def counselor_joins(links: Links, transfer_id: str, attempt: int, room: str) -> 
         participant_label="counselor",
     )
     response.append(dial)
+    return response
+
+
+def counselor_menu(links: Links, transfer_id: str, attempt: int) -> VoiceResponse:
+    """The counselor pressed *: 9 brings 911 back, any other key (or none) returns them."""
+    response = VoiceResponse()
+    gather = Gather(
+        action=links.url("/voice/counselor-menu", t=transfer_id, a=attempt),
+        method="POST",
+        num_digits=1,
+        timeout=COUNSELOR_MENU_TIMEOUT_S,
+        action_on_empty_result=True,
+    )
+    gather.say("Press 9 to bring 9 1 1 back, or any other key to return to the caller.")
+    response.append(gather)
+    return response
+
+
+def escalation_whisper(
+    links: Links, transfer_id: str, index: int, text: str, repeat: int
+) -> VoiceResponse:
+    """What a PSAP's escalation line hears: who asks for 911, where, and press 1 to join."""
+    response = VoiceResponse()
+    gather = Gather(
+        action=links.url("/voice/escalation/answer", t=transfer_id, e=index, r=repeat),
+        method="POST",
+        num_digits=1,
+        timeout=WHISPER_TIMEOUT_S,
+        action_on_empty_result=True,
+    )
+    gather.say(text)
+    response.append(gather)
+    return response
+
+
+def psap_joins(links: Links, transfer_id: str, index: int, room: str) -> VoiceResponse:
+    """A 911 call-taker who pressed 1 joins the caller and the counselor.
+
+    endConferenceOnExit=false: 911 leaving never ends the room for caller and counselor.
+    """
+    response = VoiceResponse()
+    response.say("Joining the caller and the 9 8 8 counselor.")
+    dial = Dial(action=links.url("/voice/escalation/done", t=transfer_id, e=index))
+    dial.conference(
+        room,
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+        beep=False,
+        participant_label="911-escalation",
+    )
+    response.append(dial)
+    return response
+
+
+def announcement(message: str) -> VoiceResponse:
+    """An announceUrl document: one sentence played into a room or to a participant."""
+    response = VoiceResponse()
+    response.say(message)
     return response
 
 

@@ -23,7 +23,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from gateway import twiml
 from gateway.context import gateway
+from gateway.escalation import UNREACHED, escalations
 from gateway.security import twilio_signed
+from gateway.transfers import FINAL_CALL_STATUSES
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -75,8 +77,21 @@ def _release_center() -> VoiceResponse:
     return twiml.goodbye("Sorry, this transfer could not be completed. Goodbye.")
 
 
+def _back_to_caller() -> VoiceResponse:
+    """A counselor in the * menu goes back to the caller's room, whatever failed."""
+    transfer_id = request.args.get("t", "")
+    if not _TRANSFER_ID.match(transfer_id):
+        return _release_center()
+    links = gateway().service.links
+    attempt = request.args.get("a", "0")
+    index = int(attempt) if attempt.isdigit() else 0
+    room = f"transfer-{transfer_id}"
+    return twiml.counselor_joins(links, transfer_id, index, room, "Returning you to the caller.")
+
+
 caller_leg = _safely(_keep_caller)
 center_leg = _safely(_release_center)
+counselor_leg = _safely(_back_to_caller)
 callback = _safely(twiml.empty)
 
 
@@ -191,8 +206,16 @@ def whisper_answer() -> VoiceResponse:
 @twilio_signed
 @center_leg
 def counselor_done() -> VoiceResponse:
-    """The counselor's <Dial><Conference> ended (action URL)."""
-    return gateway().service.counselor_done(_form())
+    """The counselor's <Dial><Conference> ended (action URL): * pressed, or the call ended."""
+    return gateway().service.counselor_done(_transfer_id(), _index(), _form())
+
+
+@bp.post("/counselor-menu")
+@twilio_signed
+@counselor_leg
+def counselor_menu() -> VoiceResponse:
+    """The counselor's key in the * menu (Gather action): 9 brings 911 back."""
+    return escalations().counselor_menu(_transfer_id(), _index(), _form())
 
 
 @bp.post("/fallback/center")
@@ -209,3 +232,48 @@ def center_fallback() -> VoiceResponse:
 def center_status() -> None:
     """A center leg's status callback."""
     gateway().service.center_status(_transfer_id(), _index(), _form())
+
+
+# -- a PSAP escalation leg (bounce-back to 911) --------------------------------------------
+
+
+@bp.post("/escalation/whisper")
+@twilio_signed
+@center_leg
+def escalation_whisper() -> VoiceResponse:
+    """A PSAP line answered an escalation: machine detection is done, the whisper starts."""
+    return escalations().whisper(_transfer_id(), _index("e"), _form())
+
+
+@bp.post("/escalation/answer")
+@twilio_signed
+@center_leg
+def escalation_answer() -> VoiceResponse:
+    """The 911 call-taker's key (Gather action): 1 joins the caller and the counselor."""
+    return escalations().whisper_answer(_transfer_id(), _index("e"), _form(), _index("r"))
+
+
+@bp.post("/escalation/done")
+@twilio_signed
+@center_leg
+def escalation_done() -> VoiceResponse:
+    """The 911 call-taker's <Dial><Conference> ended (action URL)."""
+    if _form().get("CallStatus") in FINAL_CALL_STATUSES:
+        return twiml.empty()
+    return twiml.goodbye("The 9 8 8 call has ended. Thank you.")
+
+
+@bp.post("/escalation/status")
+@twilio_signed
+@callback
+def escalation_status() -> None:
+    """An escalation leg's status callback."""
+    escalations().leg_status(_transfer_id(), _index("e"), _form())
+
+
+@bp.post("/escalation/unreached")
+@twilio_signed
+@center_leg
+def escalation_unreached() -> VoiceResponse:
+    """Announced to the counselor when no 911 line could be reached."""
+    return twiml.announcement(UNREACHED)

@@ -38,5 +38,7 @@ def _clear(client: redis.Redis) -> None:
 
 
 @pytest.fixture
-def harness(router: Router, gateway_redis: redis.Redis) -> Harness:
-    return Harness(router, gateway_redis)
+def harness(router: Router, gateway_redis: redis.Redis) -> Iterator[Harness]:
+    built = Harness(router, gateway_redis)
+    yield built
+    built.close()

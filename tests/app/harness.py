@@ -7,6 +7,8 @@ to a MemorySink, and its state lives in the real Redis the session fixture provi
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,9 +16,12 @@ from typing import Any
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
 from werkzeug.test import TestResponse
 
 from gateway.app import create_app
+from gateway.escalation import WATCHDOG_DELAY_S, Watchdog, escalation_queue
 from gateway.events import EventKind, MemorySink
 from gateway.flowconfig import FlowConfig
 from gateway.settings import Settings
@@ -37,6 +42,10 @@ KS_STATEWIDE = "+17855550101"
 NATIONAL = "+18005550199"
 WYANDOTTE_KEY = "wyandotte-key-0123456789"
 DOUGLAS_KEY = "douglas-key-0123456789ab"
+KC_KANSAS_CENTER_KEY = "kc-kansas-center-key-0123"
+KS_STATEWIDE_CENTER_KEY = "ks-statewide-center-key-01"
+PSAP_ESCALATION = "+19135550121"  # Sample Wyandotte County 911's escalation line
+PSAP_ALTERNATE = "+19135550122"  # ... and its alternate
 
 # A Kansas caller in Kansas City, KS with a Missouri (816) cell phone.
 KANSAS_CITY_KS = {"lat": 39.1141, "lon": -94.6275, "radius_m": 50}
@@ -59,17 +68,36 @@ def line(number: str, name: str, **behaviour: Any) -> dict[str, Any]:
 
 @dataclass
 class Harness:
-    """One gateway app under test with its simulator, sink and Redis."""
+    """One gateway app under test with its simulator, sink and Redis.
+
+    Escalation watchdog jobs go to a queue of the harness's own (`queue`), scheduled
+    `watchdog_delay_s` real seconds ahead; nothing runs them unless a test does.
+    """
 
     router: Router
     redis: redis.Redis
     deadline_s: int = 90
     sink: MemorySink = field(default_factory=MemorySink)
+    watchdog_delay_s: float = WATCHDOG_DELAY_S
 
     def __post_init__(self) -> None:
         holder: dict[str, Flask] = {}
+        # Webhook paths whose requests are lost on the way (answered 204, never handled).
+        self.lost_paths: set[str] = set()
+        self._timers: list[tuple[float, Callable[[], None]]] = []
+        self._armed = False
+
+        def wsgi(environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+            if not self._armed:
+                self._arm()
+            if environ.get("PATH_INFO") in self.lost_paths:
+                start("204 No Content", [])
+                return [b""]
+            response: Iterable[bytes] = holder["app"](environ, start)
+            return response
+
         self.sim = Simulator(
-            app=lambda environ, start: holder["app"](environ, start),
+            app=wsgi,
             auth_token=AUTH_TOKEN,
             public_url=PUBLIC_URL,
         )
@@ -82,7 +110,12 @@ class Harness:
         flow = FlowConfig(
             gateway_number=GATEWAY_NUMBER,
             psap_api_keys={WYANDOTTE_KEY: "wyandotte-911", DOUGLAS_KEY: "douglas-911"},
+            center_api_keys={
+                KC_KANSAS_CENTER_KEY: "kc-kansas",
+                KS_STATEWIDE_CENTER_KEY: "ks-statewide",
+            },
         )
+        self.queue: Queue = escalation_queue(self.redis, f"escalations-test-{secrets.token_hex(4)}")
         self.app = create_app(
             settings,
             router=self.router,
@@ -91,6 +124,7 @@ class Harness:
             redis=self.redis,
             flow=flow,
             clock=self.now,
+            watchdog=Watchdog(self.queue, self.watchdog_delay_s),
         )
         holder["app"] = self.app
         self.store = TransferStore(self.redis)
@@ -141,7 +175,40 @@ class Harness:
             },
             **top,
         }
+        self._armed = False
         return self.sim.run(scenario_from_dict(data))
+
+    def at(self, t: float, action: Callable[[], None]) -> None:
+        """Run `action` at virtual time `t` of the next run, as another process would:
+        outside the simulator's lock, so it may use the REST API and the app."""
+        self._timers.append((t, action))
+
+    def _arm(self) -> None:
+        # The first webhook of a run: its engine exists now, so the timers can be set.
+        self._armed = True
+        engine = self.sim.engine
+        for t, action in self._timers:
+
+            def run(action: Callable[[], None] = action) -> None:
+                with engine.unlocked():
+                    action()
+
+            engine.scheduler.call_at(t, run, "test action")
+
+    def scheduled_watchdogs(self) -> list[list[Any]]:
+        """The arguments of every escalation watchdog job waiting for its time."""
+        registry = ScheduledJobRegistry(queue=self.queue)
+        jobs = [self.queue.fetch_job(job_id) for job_id in registry.get_job_ids()]
+        return [list(job.args) for job in jobs if job is not None]
+
+    def close(self) -> None:
+        """Remove the harness's queue, its jobs and its scheduled jobs from Redis."""
+        registry = ScheduledJobRegistry(queue=self.queue)
+        for job_id in registry.get_job_ids():
+            job = self.queue.fetch_job(job_id)
+            if job is not None:
+                job.delete()
+        self.queue.delete(delete_jobs=True)
 
     def transfer(self, transfer_id: str) -> Transfer:
         found = self.store.get(transfer_id)

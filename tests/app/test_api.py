@@ -33,14 +33,20 @@ def test_an_eligible_request_gets_a_transfer_id_code_center_and_number(harness: 
     assert harness.transfer(body["transfer_id"]).status == PENDING
 
 
-def test_the_live_state_keeps_no_callback_number_or_coordinates(harness: Harness) -> None:
+def test_the_callback_number_lives_only_in_the_transfer_value_and_coordinates_nowhere(
+    harness: Harness,
+) -> None:
     body = harness.register()
 
     keys = [k.decode() for k in harness.redis.scan_iter(match="g988:*")]
     stored = harness.redis.get(f"g988:transfer:{body['transfer_id']}")
     assert stored is not None
     assert not any("555" in key for key in keys)
-    assert b"+18165550123" not in stored and b"39.114" not in stored
+    # The escalation whisper reads it back to 911; it expires with the transfer.
+    assert harness.transfer(body["transfer_id"]).callback_number == "+18165550123"
+    assert b"39.114" not in stored
+    assert "+18165550123" not in repr(harness.transfer(body["transfer_id"]))
+    assert not any("555" in e.to_json() for e in harness.sink.events)
     assert 0 < harness.redis.ttl(f"g988:transfer:{body['transfer_id']}") <= 4 * 3600
 
 

@@ -35,3 +35,16 @@ def test_a_bad_call_flow_setting_stops_the_gateway_with_its_name(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         FlowConfig.from_env(env)
+
+
+def test_center_api_keys_map_each_key_to_its_center_and_may_not_be_psap_keys() -> None:
+    flow = FlowConfig.from_env({"CENTER_API_KEYS": "kc-kansas:key-cccccccccccccccc"})
+
+    assert flow.center_api_keys == {"key-cccccccccccccccc": "kc-kansas"}
+    with pytest.raises(SettingsError, match="CENTER_API_KEYS: kc-kansas"):
+        FlowConfig.from_env(
+            {
+                "PSAP_API_KEYS": "wyandotte-911:key-cccccccccccccccc",
+                "CENTER_API_KEYS": "kc-kansas:key-cccccccccccccccc",
+            }
+        )

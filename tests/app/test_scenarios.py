@@ -48,3 +48,15 @@ def test_the_simulator_factory_builds_the_gateway_from_the_environment(
 
     assert_caller_never_dropped(timeline)
     assert timeline.connected("caller", "ks-statewide")
+
+
+def test_the_escalation_scenario_brings_911_back_through_the_alternate(harness: Harness) -> None:
+    timeline = harness.sim.run(load_scenario(SCENARIOS / "gateway-escalation-bounce-back.yaml"))
+
+    assert_caller_never_dropped(timeline)
+    assert timeline.connected("caller", "kc-kansas")
+    assert timeline.connected("caller", "psap-alternate")
+    assert timeline.connected("kc-kansas", "psap-alternate")
+    assert not timeline.connected("caller", "psap-escalation")
+    assert harness.kinds().count(EventKind.ESCALATION_ANSWERED) == 1
+    assert "Callback number not given." in said(timeline, "psap-alternate")[0]

@@ -1,0 +1,375 @@
+"""Escalation bounce-back, played end to end: a counselor brings 911 back into the call.
+
+The counselor (kc-kansas) accepts at about 12 s. Then, by the * menu or the center's API,
+the gateway rings Sample Wyandotte County 911's escalation line and its alternate into the
+same room. Every test checks the invariant (`assert_caller_never_dropped`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from gateway.escalation import ROUNDS, spoken_number
+from gateway.events import EventKind
+from gateway.sim.timeline import Timeline
+from tests.app.harness import (
+    KC_KANSAS,
+    KC_KANSAS_CENTER_KEY,
+    KS_STATEWIDE_CENTER_KEY,
+    PSAP_ALTERNATE,
+    PSAP_ESCALATION,
+    WYANDOTTE_KEY,
+    Harness,
+    assert_caller_never_dropped,
+    line,
+    said,
+)
+
+# The counselor accepts (1 at 3 s after answering), presses * at 20 s and 9 at 22 s.
+STAR_NINE = [
+    {"at": 3, "press": "1"},
+    {"at": 20, "press": "*"},
+    {"at": 22, "press": "9"},
+    {"at": 100, "hangup": True},
+]
+ACCEPTS_AND_STAYS = [{"at": 3, "press": "1"}, {"at": 100, "hangup": True}]
+JOINS = [{"at": 4, "press": "1"}, {"at": 60, "hangup": True}]
+ESCALATION_KINDS = {
+    EventKind.ESCALATION_REQUESTED,
+    EventKind.ESCALATION_DIALED,
+    EventKind.ESCALATION_ANSWERED,
+    EventKind.ESCALATION_FAILED,
+}
+
+
+def counselor(actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return line(KC_KANSAS, "kc-kansas", answer=5, actions=actions)
+
+
+def escalation_steps(harness: Harness, transfer_id: str) -> list[tuple[str, Any, Any]]:
+    """(kind, number_index, status) of the transfer's escalation events, in order."""
+    return [
+        (e.kind.value, e.data.get("number_index"), e.data.get("status"))
+        for e in harness.sink.events
+        if e.transfer_id == transfer_id and e.kind in ESCALATION_KINDS
+    ]
+
+
+def dialed(timeline: Timeline, number: str) -> int:
+    """How many REST requests placed a call to `number`."""
+    return sum(
+        1 for e in timeline.of_kind("rest") if e.text.startswith(f"POST Calls.json To={number}")
+    )
+
+
+def all_three_together(timeline: Timeline, psap: str) -> bool:
+    """The caller, the counselor and the 911 line could all hear each other at one moment."""
+    return any(
+        i.end is None or i.end > j.start
+        for i in timeline.connections("caller")
+        if "kc-kansas" in (i.a, i.b)
+        for j in timeline.connections(psap)
+        if "caller" in (j.a, j.b) and j.start >= i.start
+    ) and timeline.connected("kc-kansas", psap)
+
+
+def escalate(harness: Harness, transfer_id: str, key: str = KC_KANSAS_CENTER_KEY) -> Any:
+    return harness.client().post(
+        f"/api/v1/transfers/{transfer_id}/escalate",
+        headers={"Authorization": f"Bearer {key}"},
+        base_url="https://gateway.test",
+    )
+
+
+def test_the_counselor_key_brings_911_back_through_the_alternate_when_the_escalation_line_is_busy(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    timeline = harness.play(
+        [
+            counselor(STAR_NINE),
+            line(PSAP_ESCALATION, "psap-escalation", outcome="busy"),
+            line(PSAP_ALTERNATE, "psap-alternate", answer=3, actions=JOINS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert all_three_together(timeline, "psap-alternate")
+    # The counselor left the room for the menu only briefly, then came back to the caller.
+    assert harness.transfer(transfer_id).accepted() is not None
+    (menu_gap,) = [g for g in timeline.gaps_without_human("caller") if 15 < g[0] < 100]
+    assert menu_gap[1] - menu_gap[0] < 8
+    assert said(timeline, "psap-alternate")[0] == (
+        'says "Escalation from 9 8 8: Sample KC Kansas Crisis Line. Caller in Wyandotte '
+        'County, KS. Callback number 8 1 6, 5 5 5, 0 1 2 3. Press 1 to join."'
+    )
+    assert escalation_steps(harness, transfer_id) == [
+        ("escalation_requested", None, "requested"),
+        ("escalation_dialed", 0, "ringing"),
+        ("escalation_dialed", 0, "busy"),
+        ("escalation_dialed", 1, "ringing"),
+        ("escalation_answered", 1, "joined"),
+    ]
+    requested = next(e for e in harness.sink.events if e.kind == EventKind.ESCALATION_REQUESTED)
+    assert dict(requested.data) == {
+        "psap_id": "wyandotte-911",
+        "center_id": "kc-kansas",
+        "by": "key",
+        "status": "requested",
+    }
+    # Neither the number dialed nor the callback number travels in any event.
+    assert not any("555" in e.to_json() for e in harness.sink.events)
+
+
+def test_the_escalate_api_rings_911_into_the_room_before_it_answers(harness: Harness) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    answers: list[tuple[int, Any]] = []
+
+    def call_api() -> None:
+        response = escalate(harness, transfer_id)
+        answers.append((response.status_code, response.get_json()))
+        # The first 911 line was rung inside the request, before the answer.
+        answers.append((dialed_now(harness), None))
+
+    harness.at(30, call_api)
+    timeline = harness.play(
+        [
+            counselor(ACCEPTS_AND_STAYS),
+            line(PSAP_ESCALATION, "psap-escalation", answer=3, actions=JOINS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert answers[0][0] == 202 and answers[0][1]["escalation"] == "started"
+    assert answers[1][0] == 1
+    assert all_three_together(timeline, "psap-escalation")
+    status = harness.client().get(
+        f"/api/v1/transfers/{transfer_id}",
+        headers={"Authorization": f"Bearer {WYANDOTTE_KEY}"},
+        base_url="https://gateway.test",
+    )
+    assert status.get_json()["escalation"] == {
+        "status": "joined",
+        "by": "api",
+        "requested_at": status.get_json()["escalation"]["requested_at"],
+        "attempts": [{"number_index": 0, "status": "joined", "result": None}],
+    }
+
+
+def dialed_now(harness: Harness) -> int:
+    """Legs the simulator has placed to the PSAP's escalation line so far."""
+    return sum(1 for call in harness.sim.engine.calls.values() if call.to == PSAP_ESCALATION)
+
+
+def test_an_escalation_with_another_center_key_or_no_key_is_refused_and_dials_nothing(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    answers: list[int] = []
+
+    def call_api() -> None:
+        answers.append(escalate(harness, transfer_id, KS_STATEWIDE_CENTER_KEY).status_code)
+        answers.append(escalate(harness, transfer_id, "not-a-key-0123456789").status_code)
+        answers.append(escalate(harness, transfer_id, WYANDOTTE_KEY).status_code)
+
+    harness.at(30, call_api)
+    timeline = harness.play(
+        [
+            counselor(ACCEPTS_AND_STAYS),
+            line(PSAP_ESCALATION, "psap-escalation", answer=3, actions=JOINS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert answers == [403, 401, 401]
+    assert dialed(timeline, PSAP_ESCALATION) == 0
+    assert escalation_steps(harness, transfer_id) == []
+    assert harness.transfer(transfer_id).escalation is None
+
+
+def test_an_escalation_for_an_unknown_transfer_is_not_found(harness: Harness) -> None:
+    assert escalate(harness, "tr_00000000000000ff").status_code == 404
+    assert escalate(harness, "not-a-transfer-id").status_code == 404
+    assert harness.sink.events == []
+
+
+def test_a_voicemail_on_the_escalation_line_is_not_an_answer(harness: Harness) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    timeline = harness.play(
+        [
+            counselor(STAR_NINE),
+            line(PSAP_ESCALATION, "psap-escalation", outcome="voicemail", after=2),
+            line(PSAP_ALTERNATE, "psap-alternate", answer=3, actions=JOINS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert not timeline.connected("caller", "psap-escalation")
+    assert said(timeline, "psap-escalation") == []  # a machine hears no whisper
+    assert all_three_together(timeline, "psap-alternate")
+    attempts = harness.transfer(transfer_id).escalation.attempts  # type: ignore[union-attr]
+    assert [(a.number_index, a.status, a.result) for a in attempts] == [
+        (0, "failed", "machine"),
+        (1, "joined", ""),
+    ]
+
+
+def test_when_every_escalation_number_fails_the_counselor_stays_with_the_caller(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    timeline = harness.play(
+        [
+            counselor(STAR_NINE),
+            line(PSAP_ESCALATION, "psap-escalation", outcome="busy"),
+            line(PSAP_ALTERNATE, "psap-alternate", outcome="failed"),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    steps = escalation_steps(harness, transfer_id)
+    assert steps[-1] == ("escalation_failed", 1, "failed")
+    assert [s for s in steps if s[0] == "escalation_dialed" and s[2] != "ringing"] == [
+        ("escalation_dialed", 0, "busy"),
+        ("escalation_dialed", 1, "failed"),
+    ] * ROUNDS
+    # The counselor is told, in the room, and stays with the caller to the end.
+    announced = [e.text for e in timeline.of_kind("media", "kc-kansas") if "announce" in e.text]
+    assert any("/voice/escalation/unreached" in text for text in announced)
+    last = timeline.connections("caller")[-1]
+    assert "kc-kansas" in (last.a, last.b)
+    assert last.end is None or last.end >= 100
+    assert timeline.party_legs("caller")[0].ended_by in (None, "party")
+
+
+def test_with_no_worker_running_the_first_escalation_dial_still_goes_out(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    timeline = harness.play(
+        [
+            counselor(STAR_NINE),
+            line(PSAP_ESCALATION, "psap-escalation", answer=3, actions=JOINS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert dialed(timeline, PSAP_ESCALATION) == 1
+    (leg,) = timeline.party_legs("psap-escalation")
+    assert leg.answered_at is not None
+    assert all_three_together(timeline, "psap-escalation")
+    # The watchdog waits for a worker, holding nothing but the transfer id.
+    assert harness.scheduled_watchdogs() == [[transfer_id]]
+
+
+def test_the_watchdog_job_dials_the_next_number_when_a_status_callback_was_lost(
+    router: Any, gateway_redis: redis.Redis, redis_url: str
+) -> None:
+    harness = Harness(router, gateway_redis, watchdog_delay_s=0)
+    try:
+        registered = harness.register()
+        transfer_id = registered["transfer_id"]
+        harness.lost_paths.add("/voice/escalation/status")
+        results: list[object] = []
+
+        def worker_runs() -> None:
+            connection = redis.Redis.from_url(redis_url)
+            worker = SimpleWorker([harness.queue], connection=connection, serializer=JSONSerializer)
+            with harness.app.app_context():
+                worker.work(burst=True, with_scheduler=True)
+            registry = harness.queue.finished_job_registry
+            jobs = [harness.queue.fetch_job(job_id) for job_id in registry.get_job_ids()]
+            results.extend(job.return_value() for job in jobs if job is not None)
+            connection.close()
+
+        harness.at(60, worker_runs)
+        timeline = harness.play(
+            [
+                counselor(STAR_NINE),
+                line(PSAP_ESCALATION, "psap-escalation", outcome="busy"),
+                line(PSAP_ALTERNATE, "psap-alternate", answer=3, actions=JOINS),
+            ]
+        )
+
+        assert_caller_never_dropped(timeline)
+        (busy,) = timeline.party_legs("psap-escalation")
+        assert busy.status == "busy" and busy.ended_at is not None and busy.ended_at < 40
+        (alternate,) = timeline.party_legs("psap-alternate")
+        assert alternate.created_at >= 60  # rung by the watchdog, not by a callback
+        assert all_three_together(timeline, "psap-alternate")
+        assert results == ["rolled-over"]
+        assert escalation_steps(harness, transfer_id)[1:4] == [
+            ("escalation_dialed", 0, "ringing"),
+            ("escalation_dialed", 0, "busy"),
+            ("escalation_dialed", 1, "ringing"),
+        ]
+    finally:
+        harness.close()
+
+
+def test_duplicate_escalation_requests_do_not_dial_twice(harness: Harness) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    answers: list[Any] = []
+
+    def call_api_twice() -> None:
+        answers.append(escalate(harness, transfer_id).get_json()["escalation"])
+        answers.append(escalate(harness, transfer_id).get_json()["escalation"])
+
+    harness.at(30, call_api_twice)
+    timeline = harness.play(
+        [
+            # The counselor also presses * 9 while 911 is being rung.
+            counselor(
+                [
+                    {"at": 3, "press": "1"},
+                    {"at": 26, "press": "*"},
+                    {"at": 28, "press": "9"},
+                    {"at": 100, "hangup": True},
+                ]
+            ),
+            line(PSAP_ESCALATION, "psap-escalation", answer=10, actions=JOINS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert answers == ["started", "in-progress"]
+    assert dialed(timeline, PSAP_ESCALATION) == 1
+    assert dialed(timeline, PSAP_ALTERNATE) == 0
+    assert said(timeline, "kc-kansas")[-1] == ('says "9 1 1 is already being called."')
+    kinds = [e.kind for e in harness.sink.events if e.kind == EventKind.ESCALATION_REQUESTED]
+    assert len(kinds) == 1
+
+
+def test_a_callback_number_is_spoken_in_groups_of_digits() -> None:
+    assert spoken_number("+18165550123") == "8 1 6, 5 5 5, 0 1 2 3"
+    assert spoken_number("") == ""
+
+
+def test_a_caller_who_hangs_up_during_an_escalation_cancels_the_ringing_911_line(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    timeline = harness.play(
+        [counselor(STAR_NINE), line(PSAP_ESCALATION, "psap-escalation", outcome="no-answer")],
+        caller_actions=[{"at": 32, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    (ringing,) = timeline.party_legs("psap-escalation")
+    assert ringing.status == "canceled" and ringing.ended_at is not None
+    assert ringing.ended_at < 35
+    assert dialed(timeline, PSAP_ALTERNATE) == 0
+    escalation = harness.transfer(transfer_id).escalation
+    assert escalation is not None and escalation.status == "canceled"
