@@ -454,8 +454,8 @@ class TransferService:
             notes.add(
                 EventKind.ROLLOVER,
                 f"rollover:{index}",
-                from_center=previous.center_id,
-                to_center=center_id,
+                from_center_id=previous.center_id,
+                to_center_id=center_id,
                 reason=previous.result,
             )
         transfer.attempts.append(Attempt(center_id, started_at=notes.at))
@@ -680,7 +680,7 @@ def _skip_closed(
             EventKind.DIAL_RESULT,
             f"result:{index}",
             center_id=transfer.dial_plan[index],
-            result="closed",
+            status="closed",
         )
         index += 1
     return index
@@ -710,7 +710,7 @@ def _end_attempt(transfer: Transfer, notes: Notes, index: int, sid: str, result:
     if attempt is None:
         return False  # a duplicate or late callback: already decided
     attempt.status, attempt.result = "failed", result
-    notes.add(EventKind.DIAL_RESULT, f"result:{index}", center_id=attempt.center_id, result=result)
+    notes.add(EventKind.DIAL_RESULT, f"result:{index}", center_id=attempt.center_id, status=result)
     return transfer.status == DIALING and transfer.current == index
 
 
@@ -727,7 +727,7 @@ def _answered(transfer: Transfer, notes: Notes, index: int, sid: str, *, machine
             EventKind.DIAL_RESULT,
             f"answered:{index}",
             center_id=attempt.center_id,
-            result="answered",
+            status="answered",
         )
     return "human"
 

@@ -104,7 +104,7 @@ def test_an_unanswered_center_rolls_over_to_its_backup(harness: Harness) -> None
     assert talk.b == "ks-statewide" and talk.start == pytest.approx(35.0, abs=1.0)
     rollovers = [e for e in harness.sink.events if e.kind == EventKind.ROLLOVER]
     assert [dict(e.data) for e in rollovers] == [
-        {"from_center": "kc-kansas", "to_center": "ks-statewide", "reason": "no-answer"}
+        {"from_center_id": "kc-kansas", "to_center_id": "ks-statewide", "reason": "no-answer"}
     ]
     attempts = harness.transfer(registered["transfer_id"]).attempts
     assert [(a.center_id, a.status, a.result) for a in attempts] == [
