@@ -9,7 +9,6 @@ Redis in at their seams:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -23,10 +22,11 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import api, escalation, voice
+from gateway import api, escalation, reports_api, voice
 from gateway.context import EXTENSION, Gateway
-from gateway.events import Event, EventSink
+from gateway.events import EventSink
 from gateway.flowconfig import FlowConfig
+from gateway.queueing import RQSink, event_queue, redis_connection
 from gateway.settings import Settings, SettingsError
 from gateway.state import TransferStore
 from gateway.telephony import build_client
@@ -37,18 +37,9 @@ from routing.engine import Router
 if TYPE_CHECKING:
     from gateway.sim.simulator import Simulator
 
-log = logging.getLogger(__name__)
 # A webhook has 15 s in all; a Redis that does not answer in half a second is treated as
 # down, so the caller gets safe TwiML in time instead of Twilio's error message.
 REDIS_TIMEOUT_S = 0.5
-
-
-class LogSink:
-    """Events to the log, as JSON (they hold no caller data). The default until the
-    outcome store's RQ sink is wired in."""
-
-    def emit(self, event: Event) -> None:
-        log.info("event %s", event.to_json())
 
 
 def create_app(
@@ -68,7 +59,8 @@ def create_app(
         settings: typed settings; read from the environment when None.
         router: the routing core; loaded from settings.tables_dir when None.
         twilio_client: the Twilio REST client; built by gateway.telephony when None.
-        event_sink: where transfer events go; the log when None.
+        event_sink: where transfer events go; the RQ queue the outcome-store worker
+            drains (gateway.queueing.RQSink) when None.
         redis: the live-state Redis; from settings.redis_url when None.
         flow: call-flow settings (gateway number, PSAP API keys); from the environment.
         clock: the current time (tests pass the simulator's virtual clock).
@@ -85,7 +77,7 @@ def create_app(
     service = TransferService(
         router=router or _router(settings),
         twilio=twilio_client or _twilio(settings),
-        sink=event_sink or LogSink(),
+        sink=event_sink or RQSink(event_queue(redis_connection(settings))),
         store=TransferStore(redis),
         flow=flow or FlowConfig.from_env(),
         links=Links(settings.public_base_url),
@@ -105,6 +97,9 @@ def create_app(
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)
+    # Reports, the CSV export and /metrics read the outcome store (analyst key required).
+    reports_api.init_app(app, settings)
+    app.register_blueprint(reports_api.bp)
     return app
 
 

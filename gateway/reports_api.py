@@ -63,8 +63,9 @@ def init_app(app: Flask, settings: Settings, engine: Engine | None = None) -> No
     """Give the blueprint its settings and store engine (call from the app factory)."""
     engine = engine or create_store_engine(settings.database_url)
     # A registry of our own: the store's figures, plus this process's counters (enqueued
-    # events, enqueue failures) from the default registry.
-    metrics = CollectorRegistry(auto_describe=True)
+    # events, enqueue failures) from the default registry. No auto_describe: it would query
+    # the store as the app starts, before a worker has migrated it; scrapes query it.
+    metrics = CollectorRegistry(auto_describe=False)
     metrics.register(StoreCollector(engine))
     app.extensions[EXTENSION] = ReportsContext(settings, engine, metrics)
 
