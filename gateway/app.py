@@ -27,6 +27,7 @@ from gateway.context import EXTENSION, Gateway
 from gateway.events import EventSink
 from gateway.flowconfig import FlowConfig
 from gateway.queueing import RQSink, event_queue, redis_connection
+from gateway.records import RQRecorder, TransferRecorder
 from gateway.settings import Settings, SettingsError
 from gateway.state import TransferStore
 from gateway.telephony import build_client
@@ -52,6 +53,7 @@ def create_app(
     flow: FlowConfig | None = None,
     clock: Callable[[], datetime] | None = None,
     watchdog: escalation.Watchdog | None = None,
+    recorder: TransferRecorder | None = None,
 ) -> Flask:
     """Build the gateway's WSGI app.
 
@@ -64,6 +66,8 @@ def create_app(
         redis: the live-state Redis; from settings.redis_url when None.
         flow: call-flow settings (gateway number, PSAP API keys); from the environment.
         clock: the current time (tests pass the simulator's virtual clock).
+        recorder: where each transfer's protected record goes; queued for the store's
+            worker (gateway.records.RQRecorder) when None.
         watchdog: schedules escalation watchdog jobs; on the "escalations" RQ queue of the
             live-state Redis when None.
 
@@ -83,6 +87,7 @@ def create_app(
         links=Links(settings.public_base_url),
         deadline_s=settings.transfer_deadline_s,
         clock=clock or utc_now,
+        recorder=recorder or RQRecorder(settings, event_queue(redis_connection(settings))),
     )
     app = Flask(__name__)
     # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.

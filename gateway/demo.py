@@ -112,6 +112,7 @@ def play_kansas_city(settings: Settings, router: Router, redis_url: str) -> int:
     from gateway.app import create_app, redis_client
     from gateway.events import MemorySink
     from gateway.flowconfig import FlowConfig
+    from gateway.records import MemoryRecorder
     from gateway.sim.scenario import load_scenario
     from gateway.sim.simulator import Simulator
 
@@ -124,6 +125,7 @@ def play_kansas_city(settings: Settings, router: Router, redis_url: str) -> int:
         router=router,
         twilio_client=sim.twilio_client(),
         event_sink=sink,
+        recorder=MemoryRecorder(settings),
         redis=redis_client(redis_url),
         flow=replace(FlowConfig.from_env(), psap_api_keys={DEMO_KEY: DEMO_PSAP}),
         clock=lambda: _virtual_now(sim),

@@ -37,6 +37,7 @@ from gateway.intake import (
     triage_refusal,
     unknown_zip,
 )
+from gateway.records import RegisteredTransfer, TransferRecorder
 from gateway.state import (
     ABANDONED,
     ACTIVE,
@@ -116,6 +117,7 @@ class TransferService:
         links: absolute webhook URLs.
         deadline_s: the overall deadline from the caller's arrival to a counselor.
         clock: the time (tests give the simulator's virtual clock).
+        recorder: where each registered transfer's protected record goes (the store).
     """
 
     def __init__(
@@ -128,9 +130,11 @@ class TransferService:
         links: twiml.Links,
         deadline_s: int,
         clock: Clock = utc_now,
+        recorder: TransferRecorder | None = None,
     ) -> None:
         self.router, self.twilio, self.sink, self.store = router, twilio, sink, store
         self.flow, self.links, self.deadline_s, self.clock = flow, links, deadline_s, clock
+        self.recorder = recorder
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -231,7 +235,17 @@ class TransferService:
         transfer.code = self.store.reserve_code(transfer_id, window)
         self.store.create(transfer, window)
         self._emit_routed(transfer, decision)
+        self._record(RegisteredTransfer(transfer_id, self.clock(), psap_id, request, decision))
         return transfer
+
+    def _record(self, registered: RegisteredTransfer) -> None:
+        """Hand the store its record; like events, it must never fail the PSAP's request."""
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.record(registered)
+        except Exception:
+            log.exception("transfer record %s was not recorded", registered.transfer_id)
 
     def _emit_routed(self, transfer: Transfer, decision: Decision) -> None:
         self.emit(

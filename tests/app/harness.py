@@ -24,6 +24,7 @@ from gateway.app import create_app
 from gateway.escalation import WATCHDOG_DELAY_S, Watchdog, escalation_queue
 from gateway.events import EventKind, MemorySink
 from gateway.flowconfig import FlowConfig
+from gateway.records import MemoryRecorder
 from gateway.settings import Settings
 from gateway.sim.scenario import scenario_from_dict
 from gateway.sim.simulator import Simulator
@@ -32,6 +33,8 @@ from gateway.state import Transfer, TransferStore
 from routing.engine import Router
 
 AUTH_TOKEN = "app-test-token-0123456789abcdef"
+CALLER_HASH_KEY = "app-test-caller-hash-key"
+ENCRYPTION_KEY = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXktMDE="  # Fernet: 32 bytes, base64
 PUBLIC_URL = "https://gateway.test"
 GATEWAY_NUMBER = "+19135550150"
 WYANDOTTE_LINE = "+19135550120"  # Sample Wyandotte County 911 (config/tables/psaps.yaml)
@@ -106,7 +109,10 @@ class Harness:
             twilio_auth_token=AUTH_TOKEN,
             public_base_url=PUBLIC_URL,
             transfer_deadline_s=self.deadline_s,
+            caller_hash_key=CALLER_HASH_KEY,
+            encryption_key=ENCRYPTION_KEY,
         )
+        self.recorder = MemoryRecorder(settings)
         flow = FlowConfig(
             gateway_number=GATEWAY_NUMBER,
             psap_api_keys={WYANDOTTE_KEY: "wyandotte-911", DOUGLAS_KEY: "douglas-911"},
@@ -125,6 +131,7 @@ class Harness:
             flow=flow,
             clock=self.now,
             watchdog=Watchdog(self.queue, self.watchdog_delay_s),
+            recorder=self.recorder,
         )
         holder["app"] = self.app
         self.store = TransferStore(self.redis)
