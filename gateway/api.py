@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from functools import wraps
 from typing import Any, ParamSpec
 
 import redis
@@ -22,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from gateway.context import gateway
 from gateway.escalation import escalations
 from gateway.intake import InputError, Refusal, parse_request, parse_route_query
-from gateway.security import key_owner, psap_key_required
+from gateway.security import center_key_required, psap_key_required
 from gateway.transfers import transfer_view
 
 P = ParamSpec("P")
@@ -97,27 +95,6 @@ def route() -> ResponseReturnValue:
     """Where a caller would go, and why: nothing is registered or dialed."""
     query = parse_route_query(_json_body())
     return jsonify(gateway().service.route_only(g.psap_id, query).to_dict())
-
-
-def center_key_required(
-    view: Callable[P, ResponseReturnValue],
-) -> Callable[P, ResponseReturnValue]:
-    """Require `Authorization: Bearer <center API key>`; the center's id goes to `g.center_id`."""
-
-    @wraps(view)
-    def checked(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        owner = key_owner(gateway().flow.center_api_keys, presented.strip())
-        if scheme.lower() != "bearer" or owner is None:
-            body = {"error": "unauthorized", "message": "a 988 center API key is required"}
-            return jsonify(body), 401
-        if owner not in gateway().service.router.tables.centers:
-            body = {"error": "unknown-center", "message": f"{owner} is not in the center table"}
-            return jsonify(body), 403
-        g.center_id = owner
-        return view(*args, **kwargs)
-
-    return checked
 
 
 @bp.post("/transfers/<transfer_id>/escalate")

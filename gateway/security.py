@@ -1,4 +1,4 @@
-"""Who may call which endpoint: Twilio's signature for webhooks, API keys for PSAPs.
+"""Who may call which endpoint: Twilio's signature for webhooks, API keys for partners.
 
 Both checks are decorators, shaped like flaskr's `login_required`. A failed check answers
 before the view runs, so it changes nothing.
@@ -50,20 +50,53 @@ def key_owner(keys: Mapping[str, str], presented: str) -> str | None:
     return owner
 
 
-def psap_key_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
-    """Require `Authorization: Bearer <PSAP API key>`; the PSAP's id goes to `g.psap_id`."""
+def _bearer_key_required(
+    kind: str,
+    keys: Callable[[], Mapping[str, str]],
+    known: Callable[[], Mapping[str, object]],
+    slot: str,
+) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
+    """A decorator requiring `Authorization: Bearer <key>` of one kind of partner.
 
-    @wraps(view)
-    def checked(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        owner = key_owner(gateway().flow.psap_api_keys, presented.strip())
-        if scheme.lower() != "bearer" or owner is None:
-            body = {"error": "unauthorized", "message": "a PSAP API key is required"}
-            return jsonify(body), 401
-        if owner not in gateway().service.router.tables.psaps:
-            body = {"error": "unknown-psap", "message": f"{owner} is not in the PSAP table"}
-            return jsonify(body), 403
-        g.psap_id = owner
-        return view(*args, **kwargs)
+    Args:
+        kind: "PSAP" or "988 center", for the error messages.
+        keys: the configured key -> owner id map.
+        known: the owners the routing tables know (an owner no longer there is refused).
+        slot: the attribute of `flask.g` that receives the owner's id.
+    """
+    table = kind.split()[-1].lower()
 
-    return checked
+    def decorator(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+        @wraps(view)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+            scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+            owner = key_owner(keys(), presented.strip())
+            if scheme.lower() != "bearer" or owner is None:
+                body = {"error": "unauthorized", "message": f"a {kind} API key is required"}
+                return jsonify(body), 401
+            if owner not in known():
+                message = f"{owner} is not in the {table} table"
+                return jsonify({"error": f"unknown-{table}", "message": message}), 403
+            setattr(g, slot, owner)
+            return view(*args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
+psap_key_required = _bearer_key_required(
+    "PSAP",
+    lambda: gateway().flow.psap_api_keys,
+    lambda: gateway().service.router.tables.psaps,
+    "psap_id",
+)
+psap_key_required.__doc__ = "Require a PSAP API key; the PSAP's id goes to `g.psap_id`."
+
+center_key_required = _bearer_key_required(
+    "988 center",
+    lambda: gateway().flow.center_api_keys,
+    lambda: gateway().service.router.tables.centers,
+    "center_id",
+)
+center_key_required.__doc__ = "Require a 988 center API key; its id goes to `g.center_id`."
