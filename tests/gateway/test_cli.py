@@ -143,6 +143,9 @@ def test_demo_routes_the_kansas_city_cases_and_plays_the_transfer_end_to_end(
     assert "caller <-> psap-alternate connected" in out  # the bounce-back reached 911
     assert "escalation_answered" in out
     assert "The gateway never dropped the caller." in out
+    # The worker wrote the transfer to the outcome store (web and worker are real processes).
+    assert "outcome: connected_after_rollover; connected to ks-statewide; rollovers 1" in out
+    assert "escalated True, PSAP answered True" in out
     assert "+18165550123" not in out.split("Timeline:")[1]  # the callback number stays private
 
 
