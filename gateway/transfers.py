@@ -618,6 +618,9 @@ class TransferService:
             and accepted.call_sid == form.get("CallSid")
             and self._caller_still_there(transfer)
         ):
+            # The counselor steps out of the room for a few seconds: the caller must not
+            # wonder whether anyone is still there.
+            self._announce(transfer, "/voice/announce/stay")
             return twiml.counselor_menu(self.links, transfer_id, index)
         return twiml.goodbye("The call has ended. Thank you.")
 
@@ -638,20 +641,20 @@ class TransferService:
         if event == "participant-join":
             done = self.change(transfer_id, lambda t, n: _joined(t, n, sid, form))
             if done is not None and done[1]:
-                self._announce(done[0])
+                self._announce(done[0], "/voice/announce")
         elif event == "participant-leave" and (
             form.get("ReasonParticipantLeft") == "participant_hung_up"
         ):
             self.caller_gone(transfer_id, sid)
 
-    def _announce(self, transfer: Transfer) -> None:
-        """Tell the caller's leg (the call-taker is on it) that 988 is connected."""
+    def _announce(self, transfer: Transfer, path: str) -> None:
+        """Play the document at `path` to the caller's leg (the call-taker may be on it)."""
         try:
             self.twilio.conferences(transfer.conference_sid).participants(
                 transfer.caller_sid
-            ).update(announce_url=self.links.url("/voice/announce"), announce_method="POST")
+            ).update(announce_url=self.links.url(path), announce_method="POST")
         except TwilioException:
-            log.warning("could not announce the hand-off of %s", transfer.id)
+            log.warning("could not announce %s to the caller of %s", path, transfer.id)
 
 
 # -- pure changes to a transfer (run inside TransferStore.update) -------------------------

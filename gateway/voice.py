@@ -167,6 +167,14 @@ def announce() -> VoiceResponse:
     return response
 
 
+@bp.post("/announce/stay")
+@twilio_signed
+@caller_leg
+def announce_stay() -> VoiceResponse:
+    """Played to the caller while the counselor is in the escalation menu (a few seconds)."""
+    return twiml.announcement("Your counselor is still with you. Please stay on the line.")
+
+
 @bp.post("/status")
 @twilio_signed
 @callback

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
@@ -373,3 +374,37 @@ def test_a_caller_who_hangs_up_during_an_escalation_cancels_the_ringing_911_line
     assert dialed(timeline, PSAP_ALTERNATE) == 0
     escalation = harness.transfer(transfer_id).escalation
     assert escalation is not None and escalation.status == "canceled"
+
+
+def test_while_the_counselor_is_in_the_menu_the_caller_is_told_to_stay_on_the_line(
+    harness: Harness,
+) -> None:
+    harness.register()
+    timeline = harness.play(
+        [
+            counselor(
+                [
+                    *ACCEPTS_AND_STAYS[:1],
+                    {"at": 20, "press": "*"},
+                    {"at": 22, "press": "0"},
+                    {"at": 100, "hangup": True},
+                ]
+            )
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    told = [e for e in timeline.of_kind("media", "caller") if "/voice/announce/stay" in e.text]
+    assert told, "the caller heard why the counselor stepped away"
+    assert told[0].t == pytest.approx(timeline_star_time(timeline), abs=1.0)
+    (before, after) = [i for i in timeline.connections("caller") if "kc-kansas" in (i.a, i.b)]
+    assert after.start > before.end  # the counselor came back to the same caller
+    response = harness.client().post(
+        "/voice/announce/stay", base_url="https://gateway.test", data={"CallSid": "CA0"}
+    )
+    assert response.status_code == 403  # like every webhook, it must be signed
+
+
+def timeline_star_time(timeline: Timeline) -> float:
+    (star,) = [e for e in timeline.of_kind("dtmf", "kc-kansas") if "*" in e.text]
+    return star.t
