@@ -226,3 +226,16 @@ def test_a_good_table_reload_takes_effect_for_the_next_decision(
     assert tables.version != router.tables.version
     decision = reloadable.route(LocationQuery(geo=Point(*KCK), at=WEDNESDAY))
     assert decision.center_name == "Renamed Line"
+
+
+def test_the_routing_core_imports_no_web_queue_or_database_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, routing.engine, routing.tables, routing.pidf, routing.zips;"
+        "print(sorted(m for m in ('flask', 'redis', 'rq', 'sqlalchemy', 'gateway')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
