@@ -60,3 +60,53 @@ def test_the_escalation_scenario_brings_911_back_through_the_alternate(harness: 
     assert not timeline.connected("caller", "psap-escalation")
     assert harness.kinds().count(EventKind.ESCALATION_ANSWERED) == 1
     assert "Callback number not given." in said(timeline, "psap-alternate")[0]
+
+
+def play(harness: Harness, name: str) -> Any:
+    return harness.sim.run(load_scenario(SCENARIOS / name))
+
+
+def test_the_happy_path_scenario_connects_the_kansas_counselor(harness: Harness) -> None:
+    timeline = play(harness, "gateway-happy-path.yaml")
+
+    assert_caller_never_dropped(timeline)
+    assert timeline.connected("caller", "kc-kansas")
+    assert EventKind.WHISPER_ACCEPTED in harness.kinds()
+
+
+def test_the_decline_scenario_offers_the_caller_to_the_backup(harness: Harness) -> None:
+    timeline = play(harness, "gateway-counselor-declines.yaml")
+
+    assert_caller_never_dropped(timeline)
+    assert not timeline.connected("caller", "kc-kansas")
+    assert timeline.connected("caller", "ks-statewide")
+    assert EventKind.WHISPER_DECLINED in harness.kinds()
+
+
+def test_the_voicemail_scenario_treats_the_machine_as_no_answer(harness: Harness) -> None:
+    timeline = play(harness, "gateway-voicemail-answers.yaml")
+
+    assert_caller_never_dropped(timeline)
+    assert not timeline.connected("caller", "kc-kansas")
+    assert timeline.connected("caller", "ks-statewide")
+
+
+def test_the_hang_up_scenario_cancels_the_ringing_center(harness: Harness) -> None:
+    timeline = play(harness, "gateway-caller-hangs-up-while-ringing.yaml")
+
+    (leg,) = timeline.party_legs("kc-kansas")
+    assert leg.status in {"canceled", "completed"}
+    assert leg.ended_by == "application"
+    assert EventKind.CALLER_HUNG_UP in harness.kinds()
+
+
+def test_the_duplicate_callbacks_scenario_connects_once_and_records_each_event_once(
+    harness: Harness,
+) -> None:
+    timeline = play(harness, "gateway-duplicate-reordered-callbacks.yaml")
+
+    assert_caller_never_dropped(timeline)
+    assert len([i for i in timeline.connections("caller") if "ks-statewide" in (i.a, i.b)]) == 1
+    keys = [e.key for e in harness.sink.events]
+    assert len(keys) == len(set(keys))
+    assert harness.kinds().count(EventKind.WHISPER_ACCEPTED) == 1
