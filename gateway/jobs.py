@@ -1,11 +1,13 @@
 """RQ jobs that write to the durable store. The worker imports them by name.
 
-Each job takes one JSON string, enters the store itself (the engine comes from
-DATABASE_URL and is kept per process), and lets every exception propagate: a database
-outage fails the job and RQ retries it with back-off (see `gateway.queueing`).
+`drain_events` writes the events `gateway.queueing.RQSink` batched in Redis; `record_transfer`
+writes one transfer record; `record_event` writes one event (jobs enqueued one per event by
+earlier versions, still drained after an upgrade). Each job enters the store itself (the
+engine comes from DATABASE_URL and is kept per process) and lets every exception propagate:
+a database outage fails the job and RQ retries it with back-off (see `gateway.queueing`).
 
 The one exception is a malformed payload (`EventDataError`): retrying cannot fix it, so the
-job logs why (redacted) and returns "rejected". It is not raised on purpose: a failed job
+job logs why (redacted) and drops it ("rejected"). It is not raised on purpose: a failed job
 keeps its arguments in RQ's failed registry for its failure TTL, and a payload rejected for
 looking like personal data is exactly what must not be kept.
 """
@@ -14,15 +16,31 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import cast
 
+from redis import Redis
+from rq import Queue, get_current_job
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gateway.events import Event, EventDataError
+from gateway.queueing import (
+    DRAIN_MARKER_TTL_S,
+    batch_key,
+    drain_marker_key,
+    enqueue_drain,
+    event_queue,
+    pending_key,
+)
 from gateway.settings import Settings
 from gateway.store.db import create_store_engine
 from gateway.store.privacy import Cipher, TransferRecord, redact
-from gateway.store.repository import purge_personal_fields, save_event, save_transfer
+from gateway.store.repository import (
+    purge_personal_fields,
+    save_event,
+    save_events,
+    save_transfer,
+)
 from gateway.store.schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -84,6 +102,77 @@ def record_event(payload: str) -> str:
         new = save_event(session, event)
     logger.info("event %s %s: %s", event.kind.value, event.transfer_id, "new" if new else "dup")
     return RECORDED if new else DUPLICATE
+
+
+def drain_events(queue_name: str, batch_size: int) -> dict[str, int]:
+    """Write one batch of the queue's pending events in one transaction (an RQ job).
+
+    1. Take the batch: the events this job's batch list already holds (it is a retry), else
+       up to `batch_size` events moved one by one (LMOVE: each is in exactly one list at
+       any moment) from the pending list into it.
+    2. Parse them; a malformed one is logged (redacted) and dropped, the rest still go in.
+    3. Write them with `save_events` and commit.
+    4. Delete the batch list: the batch is done.
+    5. Enqueue the next drain job if events are pending; otherwise clear the marker.
+
+    A failure before 4 (database down, worker killed, timeout) leaves the batch in its
+    list, and RQ's retry of this job writes it again; events already committed are then
+    duplicates, which their idempotency keys make no-ops. Nothing is lost, nothing is
+    written twice.
+
+    Returns:
+        {"recorded": new events, "duplicate": already stored, "rejected": malformed}.
+    """
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("drain_events runs as an RQ job (it needs its job id)")
+    connection = job.connection
+    pending, batch = pending_key(queue_name), batch_key(queue_name, job.id)
+    # Refresh the marker: a drain job is alive, no other is needed yet.
+    connection.expire(drain_marker_key(queue_name), DRAIN_MARKER_TTL_S)
+    # The worker's connection does not decode responses: list items are bytes.
+    payloads = cast(list[bytes], connection.lrange(batch, 0, -1))
+    if not payloads:
+        payloads = _take_batch(connection, pending, batch, batch_size)
+    events: list[Event] = []
+    rejected = 0
+    for payload in payloads:
+        try:
+            events.append(Event.from_json(payload.decode("utf-8")))
+        except (EventDataError, UnicodeDecodeError) as exc:
+            rejected += 1
+            _reject("event payload", EventDataError(str(exc)))
+    with Session(store_engine()) as session, session.begin():
+        new = save_events(session, events)
+    connection.delete(batch)
+    _continue_draining(event_queue(connection, queue_name), batch_size)
+    duplicates = len(events) - len(new)
+    logger.info("drained %d events: %d new, %d dup", len(payloads), len(new), duplicates)
+    return {RECORDED: len(new), DUPLICATE: duplicates, REJECTED: rejected}
+
+
+def _take_batch(connection: Redis, pending: str, batch: str, batch_size: int) -> list[bytes]:
+    waiting = min(int(connection.llen(pending)), batch_size)
+    if not waiting:
+        return []
+    pipe = connection.pipeline(transaction=False)
+    for _ in range(waiting):
+        pipe.lmove(pending, batch, "LEFT", "RIGHT")
+    # Another drain job may have taken some meanwhile: those come back as None.
+    return [payload for payload in pipe.execute() if payload is not None]
+
+
+def _continue_draining(queue: Queue, batch_size: int) -> None:
+    connection, marker = queue.connection, drain_marker_key(queue.name)
+    pending = pending_key(queue.name)
+    if connection.llen(pending):
+        connection.expire(marker, DRAIN_MARKER_TTL_S)
+        enqueue_drain(queue, batch_size)
+        return
+    connection.delete(marker)
+    # An event pushed between the LLEN and the DELETE saw the marker and enqueued nothing.
+    if connection.llen(pending) and connection.set(marker, b"1", nx=True, ex=DRAIN_MARKER_TTL_S):
+        enqueue_drain(queue, batch_size)
 
 
 def record_transfer(payload: str) -> str:

@@ -1,13 +1,25 @@
-"""Enqueueing transfer events and records to RQ, for the worker to write to the store.
+"""Handing transfer events and records to RQ, for the worker to write to the store.
 
-The web process builds one `RQSink` and hands it to the call flow as its `EventSink`. Jobs
-carry one JSON string each (the JSON serializer, never pickle): an `Event.to_json()` or a
-`TransferRecord.to_json()`, both free of clear phone numbers, summaries and coordinates.
-Job descriptions name only the job and the event kind, because RQ logs and stores them.
+The web process builds one `RQSink` and hands it to the call flow as its `EventSink`.
+Events are batched, not one job each (one RQ job costs more than writing an event): `emit`
+appends the event's JSON (`Event.to_json()`, free of clear phone numbers, summaries and
+coordinates) to a Redis list, `gateway:<queue>:pending`, and enqueues a drain job
+(`gateway.jobs.drain_events`) only when none is already queued, which a marker key
+(`gateway:<queue>:drain-queued`, SET NX with a TTL) says. The drain job moves up to
+`BATCH_SIZE` events into a list of its own (`gateway:<queue>:batch:<job id>`), writes them
+in one transaction, deletes that list, and enqueues its successor while events remain. A
+retried drain job (database down, worker killed) finds its list and writes the same batch
+again, which the idempotency keys make harmless: see `gateway.jobs.drain_events`.
+
+Transfer records (`TransferRecord.to_json()`, protected fields only) are still one job each.
+Jobs use the JSON serializer, never pickle; job arguments and descriptions name only the job,
+the queue and the event kind, and Redis key names hold no personal data, because RQ logs
+and stores them.
 
 The worker runs as:
 
-    rq worker --with-scheduler --serializer rq.serializers.JSONSerializer \\
+    rq worker --with-scheduler --worker-class rq.worker.SimpleWorker \\
+        --serializer rq.serializers.JSONSerializer \\
         --maintenance-interval 30 --job-monitoring-interval 5 --url $REDIS_URL transfer-events
 
 (`--with-scheduler` is what re-enqueues a retried job after its back-off; the two intervals
@@ -16,6 +28,7 @@ bound how long a dead worker's job waits before it is retried: see docs/data.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -52,6 +65,14 @@ JOB_TIMEOUT_S = 30
 # default 500 s, so a busy queue does not fill Redis with finished jobs.
 RESULT_TTL_S = 60
 
+# The most events one drain job writes in one transaction: about 0.1 s of work on
+# PostgreSQL, far inside JOB_TIMEOUT_S, and few enough that a retried batch is cheap.
+BATCH_SIZE = 500
+# The drain-queued marker's lifetime. A drain job refreshes it each time it starts; it only
+# runs out when no drain job has run for this long (one waiting out a long back-off, or
+# lost with Redis), and then the next event enqueues a new drain job.
+DRAIN_MARKER_TTL_S = 600
+
 EVENTS_ENQUEUED = Counter(
     "gateway_events_enqueued", "Transfer events handed to RQ by this process.", ["kind"]
 )
@@ -84,23 +105,69 @@ def event_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
     return Queue(name, connection=connection, serializer=JSONSerializer)
 
 
-def enqueue_event(queue: Queue, event: Event, retry: Retry | None = None) -> Job:
-    """Enqueue `gateway.jobs.record_event` for one event.
+def pending_key(queue_name: str) -> str:
+    """The Redis list of events waiting for a drain job (oldest first)."""
+    return f"gateway:{queue_name}:pending"
+
+
+def drain_marker_key(queue_name: str) -> str:
+    """Set while a drain job is queued, running or waiting to be retried."""
+    return f"gateway:{queue_name}:drain-queued"
+
+
+def batch_key(queue_name: str, job_id: str) -> str:
+    """The Redis list holding the batch a drain job took, until it is written."""
+    return f"gateway:{queue_name}:batch:{job_id}"
+
+
+def enqueue_drain(queue: Queue, batch_size: int = BATCH_SIZE, retry: Retry | None = None) -> Job:
+    """Enqueue `gateway.jobs.drain_events` for the queue's pending events.
+
+    Callers keep to one drain job at a time with the marker (`drain_marker_key`); a second
+    one would only take its own batches, never the same events.
 
     Args:
-        queue: from `event_queue`.
-        event: the event (already checked free of personal data).
+        queue: from `event_queue`; the job runs on it and drains its pending list.
+        batch_size: the most events one job writes (one transaction).
         retry: the retry policy; `default_retry()` when None.
     """
     return queue.enqueue(
-        "gateway.jobs.record_event",
-        event.to_json(),
+        "gateway.jobs.drain_events",
+        queue.name,
+        batch_size,
         retry=retry or default_retry(),
         job_timeout=JOB_TIMEOUT_S,
         result_ttl=RESULT_TTL_S,
         failure_ttl=int(FAILURE_TTL.total_seconds()),
-        description=f"record_event {event.kind.value}",
+        description="drain_events",
     )
+
+
+def push_event(
+    queue: Queue, event: Event, batch_size: int = BATCH_SIZE, retry: Retry | None = None
+) -> Job | None:
+    """Append one event to the queue's pending list; enqueue a drain job if none is queued.
+
+    One round trip (RPUSH and SET NX in a transaction), plus the enqueue when this event is
+    the one that found no drain job queued.
+
+    Returns:
+        The drain job this call enqueued, or None (one was already queued).
+    """
+    pipe = queue.connection.pipeline()
+    pipe.rpush(pending_key(queue.name), event.to_json())
+    pipe.set(drain_marker_key(queue.name), b"1", nx=True, ex=DRAIN_MARKER_TTL_S)
+    _, marked = pipe.execute()
+    if not marked:
+        return None
+    try:
+        return enqueue_drain(queue, batch_size, retry)
+    except Exception:
+        # The event is in the pending list, but no job will drain it: free the marker so the
+        # next event enqueues one. (RQSink also logs this event for replay: harmless.)
+        with contextlib.suppress(redis.RedisError, OSError):
+            queue.connection.delete(drain_marker_key(queue.name))
+        raise
 
 
 def enqueue_transfer(
@@ -127,20 +194,23 @@ def enqueue_transfer(
 
 
 class RQSink:
-    """An `EventSink` that enqueues each event for the worker to write to the store.
+    """An `EventSink` that hands each event to the worker through Redis (see the module).
 
     `emit` never raises: a webhook must answer Twilio whatever happens to the outcome log.
     If Redis cannot be reached, the event is logged in full at ERROR level (it holds no
     personal data) so it can be replayed with `gateway report replay`, and counted.
     """
 
-    def __init__(self, queue: Queue, retry: Retry | None = None) -> None:
+    def __init__(
+        self, queue: Queue, retry: Retry | None = None, batch_size: int = BATCH_SIZE
+    ) -> None:
         self.queue = queue
         self.retry = retry
+        self.batch_size = batch_size
 
     def emit(self, event: Event) -> None:
         try:
-            enqueue_event(self.queue, event, self.retry)
+            push_event(self.queue, event, self.batch_size, self.retry)
         except (redis.RedisError, OSError) as exc:
             ENQUEUE_FAILURES.labels(event.kind.value).inc()
             logger.error(

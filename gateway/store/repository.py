@@ -8,10 +8,10 @@ re-derives the outcome. A repeated event (same idempotency key) changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, Executable, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,7 @@ from gateway.store.privacy import Cipher, TransferRecord, decrypt_location
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 
 
 def _utcnow() -> datetime:
@@ -79,42 +80,105 @@ def save_event(session: Session, event: Event, clock: Clock = _utcnow) -> bool:
     Returns:
         True if the event was new; False if an event with its key was already stored.
     """
-    transfer = _locked_transfer(session, event.transfer_id)
-    insert = (
-        _insert(session)(TransferEvent)
-        .values(
-            key=event.key,
-            transfer_id=event.transfer_id,
-            kind=event.kind.value,
-            at=event.at,
-            data=dict(event.data),
-            recorded_at=clock(),
-        )
+    return bool(save_events(session, [event], clock))
+
+
+# Transfer ids per IN (...) list when reading events back.
+_IDS_PER_SELECT = 1000
+
+
+def save_events(session: Session, events: Sequence[Event], clock: Clock = _utcnow) -> set[str]:
+    """Write a batch of events, each once, and refresh each touched transfer's outcome once.
+
+    What the worker's drain job and bulk loads use: a handful of statements per batch
+    instead of four per event. The batch's transfers are created if missing and locked in
+    transfer-id order (so two writers with overlapping batches cannot deadlock), the events
+    go in with multi-row INSERT ... ON CONFLICT (key) DO NOTHING RETURNING, then every
+    transfer that received a new event has its outcome re-derived from all its stored
+    events (one SELECT for the whole batch). Run it inside a transaction.
+
+    Args:
+        session: a session in a transaction.
+        events: the events, in any order, repeats allowed.
+        clock: gives `recorded_at` and `updated_at`.
+
+    Returns:
+        The keys of the events that were new (a repeated or already stored key is not).
+    """
+    if not events:
+        return set()
+    transfer_ids = sorted({event.transfer_id for event in events})
+    insert = _insert(session)
+    # Core statements with a list of rows: SQLAlchemy's "insertmanyvalues" sends them as
+    # multi-row INSERTs (1,000 rows each) from one cached compilation.
+    connection = session.connection()
+    create = insert(Transfer.__table__).on_conflict_do_nothing(index_elements=["transfer_id"])
+    connection.execute(create, [{"transfer_id": tid} for tid in transfer_ids])
+    # SQLite ignores FOR UPDATE; its writes are serialized by the database lock anyway.
+    locked = session.scalars(
+        select(Transfer)
+        .where(Transfer.transfer_id.in_(transfer_ids))
+        .order_by(Transfer.transfer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    now = clock()
+    unique = list({event.key: event for event in events}.values())
+    rows = [
+        {
+            "key": event.key,
+            "transfer_id": event.transfer_id,
+            "kind": event.kind.value,
+            "at": event.at,
+            "data": dict(event.data),
+            "recorded_at": now,
+        }
+        for event in unique
+    ]
+    table = TransferEvent.__table__
+    add = (
+        insert(table)
         .on_conflict_do_nothing(index_elements=["key"])
-        # RETURNING says whether the row went in; rowcount is not reliable across drivers.
-        .returning(TransferEvent.id)
+        # RETURNING says which rows went in; rowcount is not reliable across drivers.
+        .returning(table.c.key)
     )
-    inserted = session.execute(insert).first() is not None
-    if inserted:
-        refresh_outcome(session, transfer, clock)
-    return inserted
+    new_keys: set[str] = set(connection.execute(add, rows).scalars())
+    touched = {event.transfer_id for event in unique if event.key in new_keys}
+    if touched:
+        stored = _events_by_transfer(session, sorted(touched))
+        for transfer in locked:
+            if transfer.transfer_id in touched:
+                _apply_outcome(transfer, derive_outcome(stored[transfer.transfer_id]), now)
+        session.flush()
+    return new_keys
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _events_by_transfer(session: Session, transfer_ids: Sequence[str]) -> dict[str, list[Event]]:
+    """The stored events of these transfers, as `Event` values grouped by transfer."""
+    grouped: dict[str, list[Event]] = {tid: [] for tid in transfer_ids}
+    for chunk in _chunks(transfer_ids, _IDS_PER_SELECT):
+        rows = session.execute(
+            select(
+                TransferEvent.transfer_id,
+                TransferEvent.kind,
+                TransferEvent.key,
+                TransferEvent.at,
+                TransferEvent.data,
+            ).where(TransferEvent.transfer_id.in_(chunk))
+        )
+        for transfer_id, kind, key, at, data in rows:
+            grouped[transfer_id].append(Event(transfer_id, EventKind(kind), key, at, data))
+    return grouped
 
 
 def transfer_events(session: Session, transfer_id: str) -> list[Event]:
     """The stored events of one transfer, as `Event` values (in storage order)."""
-    rows = session.scalars(
-        select(TransferEvent).where(TransferEvent.transfer_id == transfer_id)
-    ).all()
-    return [
-        Event(
-            transfer_id=row.transfer_id,
-            kind=EventKind(row.kind),
-            key=row.key,
-            at=row.at,
-            data=row.data,
-        )
-        for row in rows
-    ]
+    return _events_by_transfer(session, [transfer_id])[transfer_id]
 
 
 # Outcome fields copied onto the row as they are; descriptors are only filled, never blanked.
@@ -136,6 +200,12 @@ _DERIVED = tuple(
 def refresh_outcome(session: Session, transfer: Transfer, clock: Clock = _utcnow) -> Outcome:
     """Re-derive a (locked) transfer's outcome from all its stored events."""
     outcome = derive_outcome(transfer_events(session, transfer.transfer_id))
+    _apply_outcome(transfer, outcome, clock())
+    session.flush()
+    return outcome
+
+
+def _apply_outcome(transfer: Transfer, outcome: Outcome, now: datetime) -> None:
     transfer.outcome = outcome.result.value
     transfer.outcome_reason = outcome.reason
     for name in _DERIVED:
@@ -145,9 +215,7 @@ def refresh_outcome(session: Session, transfer: Transfer, clock: Clock = _utcnow
         if value is not None:
             setattr(transfer, name, value)
     transfer.started_at = _earliest(outcome.started_at, transfer.created_at)
-    transfer.updated_at = clock()
-    session.flush()
-    return outcome
+    transfer.updated_at = now
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

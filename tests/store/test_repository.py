@@ -19,7 +19,12 @@ from gateway.settings import Settings
 from gateway.store.models import Base, Transfer, TransferEvent
 from gateway.store.outcomes import Result
 from gateway.store.privacy import Cipher, TransferRecord, protect_transfer
-from gateway.store.repository import purge_personal_fields, save_event, save_transfer
+from gateway.store.repository import (
+    purge_personal_fields,
+    save_event,
+    save_events,
+    save_transfer,
+)
 from gateway.store.schema import alembic_config
 from tests.store import factories as f
 
@@ -191,3 +196,50 @@ def test_a_naive_time_is_refused_by_the_store(engine: Engine) -> None:
     with Session(engine) as session, pytest.raises(StatementError, match="timezone-aware"):
         session.add(Transfer(transfer_id="tr_naive", created_at=naive))
         session.flush()
+
+
+def test_a_batch_writes_each_event_once_and_derives_each_transfer_outcome(engine: Engine) -> None:
+    first = f.connected_first_choice("tr_batch_a")
+    second = f.connected_after_rollover("tr_batch_b")
+    write(engine, first[:2])  # already stored: a redelivered batch meets them again
+    batch = [*reversed(second), *first, first[3], second[0]]
+    with Session(engine) as session, session.begin():
+        new = save_events(session, batch)
+    assert new == {e.key for e in first[2:]} | {e.key for e in second}
+    assert event_count(engine) == len(first) + len(second)
+    a, b = transfer(engine, "tr_batch_a"), transfer(engine, "tr_batch_b")
+    assert (a.outcome, a.event_count, a.accept_s) == ("connected_first_choice", len(first), 14.0)
+    assert (b.outcome, b.event_count) == ("connected_after_rollover", len(second))
+    with Session(engine) as session, session.begin():
+        assert save_events(session, batch) == set()
+        assert save_events(session, []) == set()
+
+
+def test_two_writers_with_overlapping_batches_neither_deadlock_nor_lose_an_event(
+    engine: Engine,
+) -> None:
+    tids = [f"tr_overlap_{n}" for n in range(6)]
+    events = [e for tid in tids for e in f.connected_after_rollover(tid)]
+    # Each writer's batch touches every transfer, in opposite orders.
+    halves = [events[0::2], list(reversed(events[1::2]))]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(batch: list[Event]) -> None:
+        try:
+            barrier.wait()
+            with Session(engine) as session, session.begin():
+                save_events(session, batch)
+        except BaseException as exc:  # surfaced below: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(half,)) for half in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert event_count(engine) == len(events)
+    for tid in tids:
+        row = transfer(engine, tid)
+        assert (row.outcome, row.event_count) == ("connected_after_rollover", len(events) // 6)

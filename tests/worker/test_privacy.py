@@ -17,7 +17,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gateway import jobs
-from gateway.queueing import RQSink, enqueue_transfer, event_queue, redis_connection
+from gateway.queueing import (
+    RQSink,
+    enqueue_transfer,
+    event_queue,
+    pending_key,
+    redis_connection,
+)
 from gateway.settings import Settings
 from gateway.store.models import Transfer
 from gateway.store.privacy import Cipher, TransferRecord, protect_transfer
@@ -91,6 +97,8 @@ def test_redis_holds_no_number_summary_or_coordinate_before_or_after_the_worker(
     enqueue_transfer(queue, protected_record("tr_p1"), retention_days=90)
     before = redis_contents(connection)
     assert "gateway.jobs.record_transfer" in before  # the scan sees the jobs
+    assert f"{pending_key(queue.name)}\n" in before  # and the events waiting for the worker
+    assert '"kind": "whisper_accepted"' in before
     work(queue)
     after = redis_contents(connection)
     for clear in CLEAR:
