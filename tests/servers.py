@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/15"  # db 15: never the database a developer uses
@@ -108,6 +108,59 @@ def _unprivileged() -> list[str]:
     return [runuser, "-u", "postgres", "--"]
 
 
+class PrivatePostgres:
+    """A PostgreSQL server of the tests' own, which a test may stop and start again.
+
+    `initdb` runs once; `stop()` and `start()` keep the data directory and the port, so
+    the same URL works again after a restart (as after a real database outage).
+    """
+
+    def __init__(self) -> None:
+        self.bindir = _postgres_bindir()
+        self.as_user = _unprivileged()
+        # pytest's own temporary folders are private to root; postgres needs its own.
+        self.workdir = Path(tempfile.mkdtemp(prefix="gateway-pg-"))
+        if self.as_user:
+            shutil.chown(self.workdir, "postgres")
+        self.data = self.workdir / "pgdata"
+        subprocess.run(
+            [*self.as_user, self.bindir / "initdb", "-D", self.data, "-U", "postgres",
+             "-A", "trust"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        self.port = _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [*self.as_user, self.bindir / "postgres", "-D", self.data, "-p", str(self.port),
+             "-k", self.workdir, "-h", "127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait(lambda: postgres_reachable(self.url), "a private PostgreSQL")
+
+    def stop(self) -> None:
+        """A fast shutdown: open connections are cut, as in an outage."""
+        if self.process is None:
+            return
+        # pg_ctl, not a signal: under runuser the signal would reach runuser, not postgres.
+        subprocess.run(
+            [*self.as_user, self.bindir / "pg_ctl", "-D", self.data, "stop", "-m", "fast"],
+            capture_output=True,
+        )
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server(workdir: Path) -> Iterator[str]:
     """Yield the URL of a reachable PostgreSQL, starting a private one if need be."""
@@ -115,39 +168,9 @@ def postgres_server(workdir: Path) -> Iterator[str]:
         if url and postgres_reachable(url):
             yield url
             return
-    bindir = _postgres_bindir()
-    as_user = _unprivileged()
-    if as_user:
-        # pytest's own temporary folders are private to root; postgres needs its own.
-        workdir = Path(tempfile.mkdtemp(prefix="gateway-pg-"))
-        shutil.chown(workdir, "postgres")
-    data = workdir / "pgdata"
-    subprocess.run([*as_user, bindir / "initdb", "-D", data, "-U", "postgres", "-A", "trust"],
-                   check=True, capture_output=True)  # fmt: skip
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            *as_user,
-            bindir / "postgres",
-            "-D",
-            data,
-            "-p",
-            str(port),
-            "-k",
-            workdir,
-            "-h",
-            "127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    server = PrivatePostgres()
     try:
-        _wait(lambda: postgres_reachable(url), "a private PostgreSQL")
-        yield url
+        server.start()
+        yield server.url
     finally:
-        process.terminate()
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(10)
-        if as_user:
-            shutil.rmtree(workdir, ignore_errors=True)
+        server.remove()
