@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from gateway.sim.load import report
 from gateway.sim.scenario import ScenarioError, load_scenario
 from gateway.sim.simulator import Simulator
 
@@ -46,6 +47,19 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.add_argument(
         "--auth-token", default=None, help="signing token (default: $TWILIO_AUTH_TOKEN)"
     )
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=0,
+        help="load mode: play this many copies of the scenario's call at once and print "
+        "webhook response times and the simulator's own overhead (see docs/simulator.md)",
+    )
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        help="with --calls: seconds between one call's arrival and the next (default 0)",
+    )
     parser.set_defaults(handler=run_command)
 
 
@@ -60,7 +74,10 @@ def run_command(args: argparse.Namespace) -> int:
     except (OSError, ScenarioError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
-    clock = "real" if args.realtime else "virtual"
+    if args.calls < 0 or args.stagger < 0:
+        print("simulate: --calls and --stagger must not be negative", file=sys.stderr)
+        return 2
+    clock = "real" if args.realtime or (args.calls and args.url) else "virtual"
     if args.url:
         sim = Simulator(base_url=args.url, auth_token=token, clock=clock)
         api = sim.serve_api(port=args.api_port)
@@ -71,6 +88,10 @@ def run_command(args: argparse.Namespace) -> int:
         print("simulate: give --url for a running gateway or --app module:factory", file=sys.stderr)
         return 2
     with sim:
+        if args.calls:
+            run = sim.run_many(scenario, args.calls, args.stagger)
+            print(run.timeline.to_json() if args.json else report(run))
+            return 0
         timeline = sim.run(scenario)
     print(timeline.to_json() if args.json else timeline.render())
     return 0

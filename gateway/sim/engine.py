@@ -11,13 +11,22 @@ handles a webhook; that is the only moment another thread can change the engine'
 Reactions between calls (a leg ends, so the other side's <Dial> finishes) are scheduled
 with `call_soon` rather than run in place: a generator cannot be resumed from inside its
 own step, and ordering through the queue keeps a replay deterministic.
+
+Concurrent webhooks (load mode). With an `executor`, webhooks do not block the loop: a
+program that needs a document parks on an "http:" channel while a pool thread sends the
+request, and the answer comes back through the queue. Status callbacks and other requests
+whose answer nothing waits for are sent the same way and recorded when they return. Keys
+and signals that reach a program while it waits for its document are held until the
+document arrives (on the loop-blocking path they would have queued behind the request).
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,10 +49,18 @@ from gateway.sim.model import (
 from gateway.sim.scenario import Attempt, Caller, Scenario
 from gateway.sim.timeline import Leg, Timeline
 from gateway.sim.twiml import VERBS, TwimlError, Verb
-from gateway.sim.webhooks import INVALID_CONTENT_TYPE, HttpResult, WebhookClient, resolve
+from gateway.sim.webhooks import (
+    HTTP_RETRIEVAL_FAILURE,
+    INVALID_CONTENT_TYPE,
+    HttpResult,
+    WebhookClient,
+    resolve,
+)
 
 Step = Generator[Wait, Wake, "Target | None"]
 DialStep = Generator[Wait, Wake, dict[str, str]]
+FetchStep = Generator[Wait, Wake, HttpResult]
+HTTP_CHANNEL = "http:"
 
 API_VERSION = "2010-04-01"
 TWIML_TYPES = frozenset({"text/xml", "application/xml", "text/html"})
@@ -102,8 +119,20 @@ class Engine:
         webhooks: the signed-webhook sender.
     """
 
-    def __init__(self, config: EngineConfig, scheduler: Scheduler, webhooks: WebhookClient) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        scheduler: Scheduler,
+        webhooks: WebhookClient,
+        executor: Executor | None = None,
+    ) -> None:
         self.config = config
+        self.executor = executor
+        # Keys and signals for a program that waits for its document (load mode).
+        self.held: dict[str, list[Callable[[], None]]] = {}
+        self.in_flight = 0  # requests on the executor whose answer is not yet queued
+        self.send_waits: list[float] = []  # how long each request waited for a pool thread
+        self._flight_lock = threading.Lock()
         self.scheduler = scheduler
         self.webhooks = webhooks
         self.timeline = Timeline(config.scenario.name)
@@ -210,8 +239,21 @@ class Engine:
     def fetch(self, call: Call, method: str, url: str, extra: dict[str, str]) -> HttpResult:
         """Request TwiML for `call` and record the exchange."""
         form = {**self.call_params(call), **extra}
+        started = self.now()
         with self.unlocked():
             sent_to, result = self.webhooks.request(method, url, form)
+        self._log_webhook(call, method, form, started, sent_to, result)
+        return result
+
+    def _log_webhook(
+        self,
+        call: Call,
+        method: str,
+        form: dict[str, str],
+        started: float,
+        sent_to: str,
+        result: HttpResult,
+    ) -> None:
         self.log(
             call,
             "webhook",
@@ -223,8 +265,86 @@ class Engine:
             status=result.status,
             body=result.body,
             elapsed=result.elapsed,
+            started=started,
         )
-        return result
+
+    def fetch_step(self, call: Call, method: str, url: str, extra: dict[str, str]) -> FetchStep:
+        """Request TwiML for `call` from inside its program; in load mode without blocking."""
+        if self.executor is None:
+            return self.fetch(call, method, url, extra)
+        form = {**self.call_params(call), **extra}
+        channel = f"{HTTP_CHANNEL}{new_sid('HT')}"
+
+        def arrived(started: float, sent_to: str, result: HttpResult) -> None:
+            self._log_webhook(call, method, form, started, sent_to, result)
+            if call.waiting is not None and call.waiting.channel == channel:
+                self.resume(call, Wake("signal", "http", {"result": result}))
+            for action in self.held.pop(call.sid, []):
+                self.soon(action, "held")
+
+        self._send_detached(method, url, form, "", arrived)
+        while True:
+            wake = yield Wait(None, doing="fetching TwiML", channel=channel)
+            if wake.kind == "signal" and wake.key == "http":
+                result: HttpResult = wake.data["result"]
+                return result
+
+    def fetch_detached(
+        self,
+        call: Call,
+        method: str,
+        url: str,
+        extra: dict[str, str],
+        then: Callable[[HttpResult], None],
+    ) -> None:
+        """Request a document nothing waits for; `then(result)` runs under the lock."""
+        if self.executor is None:
+            then(self.fetch(call, method, url, extra))
+            return
+        form = {**self.call_params(call), **extra}
+
+        def arrived(started: float, sent_to: str, result: HttpResult) -> None:
+            self._log_webhook(call, method, form, started, sent_to, result)
+            then(result)
+
+        self._send_detached(method, url, form, "", arrived)
+
+    def _send_detached(
+        self,
+        method: str,
+        url: str,
+        form: dict[str, str],
+        token: str,
+        arrived: Callable[[float, str, HttpResult], None],
+    ) -> None:
+        """Send on the executor; `arrived(started, url, result)` runs on the loop."""
+        assert self.executor is not None
+        started = self.now()
+        with self._flight_lock:
+            self.in_flight += 1
+        future = self.executor.submit(self._send_now, time.monotonic(), method, url, form, token)
+
+        def done(future: Future[tuple[str, HttpResult]]) -> None:
+            try:
+                sent_to, result = future.result()
+            except Exception as exc:  # a transport bug is the app's 11200
+                sent_to = url
+                result = HttpResult(0, error_code=HTTP_RETRIEVAL_FAILURE, error=repr(exc))
+            self.scheduler.call_soon(partial(arrived, started, sent_to, result), "http answer")
+            with self._flight_lock:
+                self.in_flight -= 1
+
+        future.add_done_callback(done)
+
+    def _send_now(
+        self, queued: float, method: str, url: str, form: dict[str, str], token: str
+    ) -> tuple[str, HttpResult]:
+        """On a pool thread: note how long the request waited for the thread, and send it."""
+        self.send_waits.append(time.monotonic() - queued)  # list.append is atomic
+        return self.webhooks.request(method, url, form, token)
+
+    def _fetching(self, call: Call) -> bool:
+        return call.waiting is not None and call.waiting.channel.startswith(HTTP_CHANNEL)
 
     def send_callback(
         self, owner: Call | None, url: str, method: str, form: dict[str, str]
@@ -251,8 +371,27 @@ class Engine:
         token: str,
         attempt: int,
     ) -> None:
+        if self.executor is not None:
+
+            def arrived(started: float, sent_to: str, result: HttpResult) -> None:
+                self._record_callback(owner, form, attempt, started, sent_to, result)
+
+            self._send_detached(method, url, form, token, arrived)
+            return
+        started = self.now()
         with self.unlocked():
             sent_to, result = self.webhooks.request(method, url, form, token=token)
+        self._record_callback(owner, form, attempt, started, sent_to, result)
+
+    def _record_callback(
+        self,
+        owner: Call | None,
+        form: dict[str, str],
+        attempt: int,
+        started: float,
+        sent_to: str,
+        result: HttpResult,
+    ) -> None:
         event = form.get("StatusCallbackEvent") or form.get("CallStatus", "")
         label = " (duplicate delivery)" if attempt else ""
         self.log(
@@ -263,6 +402,7 @@ class Engine:
             params=form,
             status=result.status,
             elapsed=result.elapsed,
+            started=started,
         )
         if not result.ok:
             self.log(
@@ -405,7 +545,9 @@ class Engine:
         """Wake a program that waits on `channel` (e.g. a <Dial> waiting on its callee)."""
 
         def deliver() -> None:
-            if call.waiting is not None and call.waiting.channel == channel:
+            if self._fetching(call):
+                self.held.setdefault(call.sid, []).append(deliver)
+            elif call.waiting is not None and call.waiting.channel == channel:
                 self.resume(call, Wake("signal", name, data))
 
         self.soon(deliver, name)
@@ -447,9 +589,19 @@ class Engine:
         for key in keys:
             self.soon(partial(self._key, call, key), "dtmf")
 
-    def _key(self, call: Call, key: str) -> None:
+    def _key(self, call: Call, key: str, pressed_at: float | None = None) -> None:
+        pressed_at = self.now() if pressed_at is None else pressed_at
+        if self._fetching(call) and not call.ended:
+            held = partial(self._key, call, key, pressed_at)
+            self.held.setdefault(call.sid, []).append(held)
+            return
         listening = call.waiting is not None and call.waiting.digits and not call.ended
-        self.log(call, "dtmf", f"pressed {key}" + ("" if listening else " (nobody listening)"))
+        self.log(
+            call,
+            "dtmf",
+            f"pressed {key}" + ("" if listening else " (nobody listening)"),
+            at=pressed_at,
+        )
         if listening:
             self.resume(call, Wake("digit", key))
 
@@ -457,7 +609,7 @@ class Engine:
         target: Target | None = first
         while target is not None and not call.ended:
             try:
-                verbs, base = self._materialize(call, target)
+                verbs, base = yield from self._materialize(call, target)
                 if verbs is None:
                     self._application_error(call)
                     return
@@ -486,7 +638,9 @@ class Engine:
         except Interrupt:
             return
 
-    def _materialize(self, call: Call, target: Target) -> tuple[list[Verb] | None, str | None]:
+    def _materialize(
+        self, call: Call, target: Target
+    ) -> Generator[Wait, Wake, tuple[list[Verb] | None, str | None]]:
         """Fetch and parse a document, falling back to the fallback URL on failure."""
         if target.twiml is not None:
             try:
@@ -496,14 +650,16 @@ class Engine:
                 return None, None
         assert target.url is not None
         url = resolve(self.config.app_base_url, target.url)
-        verbs, code = self._fetch_document(call, target.method, url, target.extra, target.allowed)
+        verbs, code = yield from self._fetch_document(
+            call, target.method, url, target.extra, target.allowed
+        )
         if verbs is not None:
             return verbs, url
         if call.fallback_url and not call.ended:
             fallback = resolve(self.config.app_base_url, call.fallback_url)
             extra = {**target.extra, "ErrorCode": str(code), "ErrorUrl": url}
             self.log(call, "note", f"requesting fallback URL after error {code}")
-            verbs, _ = self._fetch_document(
+            verbs, _ = yield from self._fetch_document(
                 call, call.fallback_method, fallback, extra, target.allowed
             )
             if verbs is not None:
@@ -512,8 +668,8 @@ class Engine:
 
     def _fetch_document(
         self, call: Call, method: str, url: str, extra: dict[str, str], allowed: frozenset[str]
-    ) -> tuple[list[Verb] | None, int]:
-        result = self.fetch(call, method, url, extra)
+    ) -> Generator[Wait, Wake, tuple[list[Verb] | None, int]]:
+        result = yield from self.fetch_step(call, method, url, extra)
         if not result.ok:
             self.log(call, "error", f"{url}: {result.error}", code=result.error_code, url=url)
             return None, result.error_code
@@ -641,8 +797,11 @@ class Engine:
         # whatever TwiML comes back is not run.
         if verb.get("action"):
             url = resolve(base, verb.get("action"))
-            self.fetch(call, verb.get("method", "POST").upper(), url, extra)
-            self.log(call, "note", "action response ignored: the call has ended")
+
+            def ignored(result: HttpResult) -> None:
+                self.log(call, "note", "action response ignored: the call has ended")
+
+            self.fetch_detached(call, verb.get("method", "POST").upper(), url, extra, ignored)
 
     def _dial_number(self, call: Call, verb: Verb, noun: Verb, base: str | None) -> DialStep:
         number = noun.text
@@ -789,12 +948,11 @@ class Engine:
         role: str,
         parent_sid: str | None = None,
         timeout: float = 60.0,
+        party: str | None = None,
     ) -> Call:
-        """Create a leg record (not yet dialed)."""
+        """Create a leg record (not yet dialed); `party` names an inbound caller."""
         line = self.config.scenario.line(to)
-        party = line.name if line else to
-        if role == "inbound":
-            party = self.config.scenario.caller.name
+        party = party or (line.name if line else to)
         call = Call(
             new_sid("CA"),
             self.config.account_sid,
@@ -811,10 +969,21 @@ class Engine:
         self.log(call, "call", f"created {direction} {from_} -> {to}")
         return call
 
-    def start_inbound(self, caller: Caller) -> Call:
-        """The scenario's inbound call reaches the application's number."""
+    def start_inbound(self, caller: Caller, party: str | None = None) -> Call:
+        """The scenario's inbound call reaches the application's number.
+
+        Args:
+            caller: who calls and what they do.
+            party: the caller's name in the timeline (default: the scenario's caller name).
+        """
         app = self.config.scenario.app
-        call = self.new_call(to=caller.to, from_=caller.from_, direction="inbound", role="inbound")
+        call = self.new_call(
+            to=caller.to,
+            from_=caller.from_,
+            direction="inbound",
+            role="inbound",
+            party=party or caller.name,
+        )
         call.sip_headers = dict(caller.sip_headers)
         call.url, call.method, call.fallback_url = app.voice_url, app.method, app.fallback_url
         call.status_callback = app.status_callback
@@ -938,7 +1107,12 @@ class Engine:
             f"startConferenceOnEnter={_bool(participant.start_conference_on_enter)} "
             f"endConferenceOnExit={_bool(participant.end_conference_on_exit)}"
         )
-        self.log(call, "conference", f"joins {conference.friendly_name} ({flags})")
+        self.log(
+            call,
+            "conference",
+            f"joins {conference.friendly_name} ({flags})",
+            conference=conference.friendly_name,
+        )
         self.conference_event(conference, "participant-join", call, participant)
         if participant.beep in {"true", "onEnter"}:
             self.log(None, "media", f"beep in {conference.friendly_name}")
@@ -961,13 +1135,18 @@ class Engine:
         base = self.config.app_base_url.rstrip("/")
         target = resolve(self.config.app_base_url, url) if url else ""
         if not target or not target.startswith(base + "/"):
-            heard = url or "silence"
-        else:
-            heard = self._wait_document(call, target)
+            self._heard(call, url or "silence")
+            return
+
+        def heard(result: HttpResult) -> None:
+            self._heard(call, self._wait_document(call, target, result))
+
+        self.fetch_detached(call, "POST", target, {}, heard)
+
+    def _heard(self, call: Call, heard: str) -> None:
         self.log(call, "media", f"waits for the conference to start, hearing {heard}")
 
-    def _wait_document(self, call: Call, url: str) -> str:
-        result = self.fetch(call, "POST", url, {})
+    def _wait_document(self, call: Call, url: str, result: HttpResult) -> str:
         if not result.ok:
             self.log(call, "error", f"waitUrl {url}: {result.error or result.status}", url=url)
             return "silence (the waitUrl failed)"

@@ -247,7 +247,7 @@ class _Views:
             call.fallback_method = _method(params, "FallbackMethod")
             self._callbacks(call, params)
             call.machine_detection = _machine_detection(params)
-            engine.log(call, "rest", f"POST Calls.json To={to} From={from_}")
+            engine.log(call, "rest", f"POST Calls.json To={to} From={from_}", at=engine.now())
             engine.soon(lambda: engine.place(call), "place call")
             return jsonify(call_json(engine, call)), 201
 

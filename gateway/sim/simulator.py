@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -23,11 +25,12 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 from werkzeug.datastructures import MultiDict
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import Client as WsgiClient
 
 from gateway.sim.clock import Scheduler
 from gateway.sim.engine import Engine, EngineConfig
+from gateway.sim.load import DEFAULT_WORKERS, LoadRun, Overhead
 from gateway.sim.rest import create_rest_app
 from gateway.sim.scenario import Caller, Scenario
 from gateway.sim.timeline import Timeline
@@ -79,14 +82,17 @@ class Simulator:
         self.engine = self._new_engine(Scenario("idle", Caller("+12025550100", "+12025550101")))
         self.rest_app = create_rest_app(lambda: self.engine, account_sid, auth_token)
         self._server: BaseWSGIServer | None = None
+        # How long each request to the served REST API took to handle (list.append is atomic).
+        self.rest_seconds: list[float] = []
         self._server_thread: threading.Thread | None = None
 
-    def _new_engine(self, scenario: Scenario) -> Engine:
+    def _new_engine(self, scenario: Scenario, executor: Executor | None = None) -> Engine:
         config = EngineConfig(self.account_sid, self.app_url, scenario)
         return Engine(
             config,
             Scheduler(realtime=self.clock == "real"),
             WebhookClient(self.transport, self.auth_token),
+            executor,
         )
 
     # The REST API -----------------------------------------------------------------------
@@ -110,10 +116,24 @@ class Simulator:
 
     def serve_api(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve the REST API over HTTP in a background thread; returns its base URL."""
-        self._server = make_server(host, port, self.rest_app, threaded=True)
+        self._server = make_server(
+            host, port, self._timed_rest, threaded=True, request_handler=_QuietHandler
+        )
         self._server_thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._server_thread.start()
         return self.api_base_url
+
+    def _timed_rest(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """The REST app as served over HTTP, timing each request (see `rest_seconds`)."""
+        started = time.perf_counter()
+        result = self.rest_app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        self.rest_seconds.append(time.perf_counter() - started)
+        return [body]
 
     def close(self) -> None:
         """Stop the REST API server, if one was started."""
@@ -121,6 +141,8 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if isinstance(self.transport, HttpTransport):
+            self.transport.close()
 
     def __enter__(self) -> Simulator:
         return self
@@ -145,15 +167,93 @@ class Simulator:
             engine.start_inbound(caller)
 
         engine.scheduler.call_at(caller.at, ring, "inbound")
-        grace = self.idle_grace if self.clock == "real" else 0.0
-        while True:
-            timer = engine.scheduler.next_due(scenario.max_duration, grace)
-            if timer is None:
-                break
-            with engine.lock:
-                timer.action()
+        self._drive(engine, scenario.max_duration)
         with engine.lock:
             return engine.finish()
+
+    def run_many(
+        self,
+        scenario: Scenario,
+        count: int,
+        stagger_s: float = 0.0,
+        *,
+        vary: Callable[[int, Caller], Caller] | None = None,
+        workers: int = DEFAULT_WORKERS,
+    ) -> LoadRun:
+        """Play `count` copies of the scenario's inbound call at once (load mode).
+
+        Call i (from 0) arrives at `caller.at + i * stagger_s`, as party `caller-NNN`, with
+        the scenario's actions timed from its own arrival. All calls share the scenario's
+        lines. On the real clock against an HTTP application, webhooks go out from a pool
+        of `workers` threads, so the application sees them concurrently; otherwise they
+        are sent one at a time, as `run` does. The run lasts until every call is over (or
+        `max_duration` after the first call arrives). `vary(i, caller)` may give copy i a
+        caller of its own, e.g. with its own SIP headers (`dataclasses.replace`).
+
+        Returns:
+            The combined timeline, the callers' names and the simulator's own overhead.
+        """
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        if stagger_s < 0:
+            raise ValueError("stagger_s must not be negative")
+        concurrent = self.clock == "real" and isinstance(self.transport, HttpTransport)
+        executor = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sim-webhook")
+            if concurrent
+            else None
+        )
+        engine = self._new_engine(scenario, executor)
+        self.engine = engine
+        caller = scenario.caller
+        width = max(3, len(str(count)))
+        callers = [f"caller-{i + 1:0{width}d}" for i in range(count)]
+        for i, party in enumerate(callers):
+            copy = vary(i, caller) if vary is not None else caller
+
+            def ring(party: str = party, copy: Caller = copy) -> None:
+                engine.start_inbound(copy, party)
+
+            engine.scheduler.call_at(caller.at + i * stagger_s, ring, "inbound")
+        try:
+            overhead = self._drive(engine, scenario.max_duration + (count - 1) * stagger_s)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        overhead.send_waits_s = list(engine.send_waits)
+        with engine.lock:
+            timeline = engine.finish()
+        return LoadRun(timeline, callers, overhead)
+
+    def _drive(self, engine: Engine, until: float) -> Overhead:
+        """Run the engine's events up to `until`; measures the loop as it goes."""
+        grace = self.idle_grace if self.clock == "real" else 0.0
+        overhead = Overhead()
+        started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+        scheduler = engine.scheduler
+        while True:
+            timer = scheduler.next_due(until, grace)
+            if timer is None:
+                # Answers still on their way from the application belong to this run.
+                if engine.in_flight and scheduler.now() < until:
+                    time.sleep(0.001)  # the answer's call_soon wakes next_due
+                    continue
+                break
+            if scheduler.realtime:
+                overhead.lags_s.append(max(0.0, scheduler.now() - timer.when))
+            with engine.lock:
+                timer.action()
+        overhead.wall_s = time.perf_counter() - started
+        overhead.cpu_s = time.process_time() - cpu
+        overhead.loop_cpu_s = time.thread_time() - loop_cpu
+        return overhead
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Serves the REST API without a log line per request (a load run makes thousands)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Requests are in the timeline already."""
 
 
 class WsgiHttpClient(HttpClient):  # type: ignore[misc]  # twilio ships no type information

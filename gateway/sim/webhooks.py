@@ -7,6 +7,7 @@ requests.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -113,10 +114,30 @@ class WsgiTransport:
 
 
 class HttpTransport:
-    """Sends real HTTP requests to a running application."""
+    """Sends real HTTP requests to a running application; safe to share between threads
+    (each thread keeps its own connection pool)."""
 
     def __init__(self) -> None:
-        self.session = requests.Session()
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        """Close every thread's connections."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def send(
         self,

@@ -42,3 +42,32 @@ def test_simulate_without_an_app_or_url_explains_what_is_missing(
 
     assert status == 2
     assert "--url" in capsys.readouterr().err
+
+
+def test_simulate_with_calls_prints_a_load_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    status = _run(
+        "simulate",
+        "scenarios/sim-happy-path.yaml",
+        "--app",
+        "tests.sim.apps:cli_app",
+        "--auth-token",
+        AUTH_TOKEN,
+        "--calls",
+        "2",
+        "--stagger",
+        "1",
+    )
+
+    assert status == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 calls, ")
+    assert "simulator: " in out
+
+
+def test_simulate_refuses_a_negative_number_of_calls(capsys: pytest.CaptureFixture[str]) -> None:
+    status = _run(
+        "simulate", "scenarios/sim-happy-path.yaml", "--auth-token", AUTH_TOKEN, "--calls", "-1"
+    )
+
+    assert status == 2
+    assert "--calls" in capsys.readouterr().err
