@@ -196,11 +196,18 @@ class TransferStore:
     def pending_key(psap_id: str) -> str:
         return f"{PREFIX}:pending:{psap_id}"
 
-    def create(self, transfer: Transfer, window_s: int) -> None:
-        """Store a new transfer; a pending one is also findable by code and by its PSAP."""
+    def create(self, transfer: Transfer, window_s: int, *, findable: bool = True) -> None:
+        """Store a new transfer; a pending one is also findable by its PSAP's next call.
+
+        Args:
+            transfer: the new transfer.
+            window_s: how long a pending one waits for its call.
+            findable: False for a transfer created for the call already on the line (a
+                keyed ZIP or #): another call from the same PSAP must never claim it.
+        """
         pipe = self.redis.pipeline()
         pipe.set(self.key(transfer.id), transfer.to_json(), ex=self.ttl_s)
-        if transfer.status == PENDING and transfer.psap_id:
+        if findable and transfer.status == PENDING and transfer.psap_id:
             pending = self.pending_key(transfer.psap_id)
             pipe.zadd(pending, {transfer.id: transfer.created_at})
             pipe.expire(pending, window_s)

@@ -376,7 +376,9 @@ class TransferService:
             origin=origin,
             psap_id=psap_id,
         )
-        self.store.create(transfer, self.flow.pending_window_s)
+        # Not findable by the PSAP's other calls: between this and connect() a second call
+        # from the same PSAP would otherwise take it as "the PSAP's only pending transfer".
+        self.store.create(transfer, self.flow.pending_window_s, findable=False)
         self._emit_routed(transfer, decision)
         return self.connect(transfer.id, form["CallSid"]) or twiml.menu(self.links, tries)
 

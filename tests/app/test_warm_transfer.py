@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import redis
 
+from gateway.context import EXTENSION
 from gateway.events import EventKind
 from gateway.state import ABANDONED, ENDED
 from routing.engine import Router
@@ -315,3 +316,26 @@ def test_duplicate_and_reordered_status_callbacks_change_nothing(harness: Harnes
         ("ks-statewide", ""),
     ]
     assert harness.kinds(registered["transfer_id"]).count(EventKind.ROLLOVER) == 1
+
+
+def test_a_keyed_zip_transfer_is_never_offered_to_another_call_from_the_same_psap(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under gunicorn a second call from the same PSAP can reach /voice between the moment
+    # the keyed transfer is stored and the moment this call claims it (found under load).
+    service = harness.app.extensions[EXTENSION].service
+    offered: list[list[str]] = []
+    claim = service.connect
+
+    def connect_and_look(transfer_id: str, call_sid: str) -> object:
+        offered.append(harness.store.pending_for("wyandotte-911", 0))
+        return claim(transfer_id, call_sid)
+
+    monkeypatch.setattr(service, "connect", connect_and_look)
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        caller_actions=[{"at": 2, "press": "66101#"}, {"at": 150, "hangup": True}],
+    )
+
+    assert timeline.connected("caller", "kc-kansas")
+    assert offered == [[]]  # when this call claimed it, no other call could have found it
