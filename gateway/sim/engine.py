@@ -46,7 +46,7 @@ from gateway.sim.model import (
     new_sid,
     valid_address,
 )
-from gateway.sim.scenario import Attempt, Caller, Scenario
+from gateway.sim.scenario import Attempt, Caller, Forgery, Scenario
 from gateway.sim.timeline import Leg, Timeline
 from gateway.sim.twiml import VERBS, TwimlError, Verb
 from gateway.sim.webhooks import (
@@ -968,6 +968,29 @@ class Engine:
         self.roles[call.sid] = role
         self.log(call, "call", f"created {direction} {from_} -> {to}")
         return call
+
+    def forge(self, forgery: Forgery, caller_party: str) -> None:
+        """Send a webhook Twilio did not sign, as an attacker would, and record the answer.
+
+        The application must refuse it (403) and change nothing; the timeline shows the
+        status so a test, or a person reading it, can check.
+        """
+        leg = next((c for c in self.calls.values() if c.party == caller_party), None)
+        form = {**(self.call_params(leg) if leg else {}), **forgery.params}
+        url = resolve(self.config.app_base_url, forgery.path)
+        # A token that is not the account's: a well-formed signature that cannot validate.
+        signing_token = "" if forgery.signature == "missing" else "not-the-account-token"
+        with self.unlocked():
+            sent_to, result = self.webhooks.request("POST", url, form, signing_token=signing_token)
+        self.log(
+            leg,
+            "forgery",
+            f"forged webhook ({forgery.signature} signature) POST {sent_to} -> "
+            f"{result.status or result.error}",
+            url=sent_to,
+            params=form,
+            status=result.status,
+        )
 
     def start_inbound(self, caller: Caller, party: str | None = None) -> Call:
         """The scenario's inbound call reaches the application's number.

@@ -93,6 +93,24 @@ class Callbacks:
 
 
 @dataclass(frozen=True)
+class Forgery:
+    """A webhook someone other than Twilio sends to the application, to test it is refused.
+
+    Attributes:
+        at: seconds into the run.
+        path: the application's path it is sent to, e.g. /voice/status.
+        signature: "wrong" (signed with another token) or "missing" (no header at all).
+        params: webhook parameters laid over the caller's leg's own (its CallSid, From...),
+            e.g. {CallStatus: completed} to try to end the call.
+    """
+
+    at: float
+    path: str
+    signature: str = "wrong"
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A whole scripted run."""
 
@@ -101,6 +119,7 @@ class Scenario:
     lines: tuple[Line, ...] = ()
     app: AppConfig = AppConfig()
     callbacks: Callbacks = Callbacks()
+    forgeries: tuple[Forgery, ...] = ()
     max_duration: float = 900.0
     play_seconds: float = 10.0
     description: str = ""
@@ -130,7 +149,7 @@ def scenario_from_dict(data: Any, where: str = "scenario") -> Scenario:
     _known(
         top,
         where,
-        "name description caller lines app callbacks max_duration play_seconds",
+        "name description caller lines app callbacks forgeries max_duration play_seconds",
     )
     return Scenario(
         name=str(top.get("name", where)),
@@ -141,6 +160,10 @@ def scenario_from_dict(data: Any, where: str = "scenario") -> Scenario:
         ),
         app=_app(top.get("app") or {}, f"{where}.app"),
         callbacks=_callbacks(top.get("callbacks") or {}, f"{where}.callbacks"),
+        forgeries=tuple(
+            _forgery(item, f"{where}.forgeries[{i}]")
+            for i, item in enumerate(top.get("forgeries") or [])
+        ),
         max_duration=_seconds(top.get("max_duration", 900), f"{where}.max_duration"),
         play_seconds=_seconds(top.get("play_seconds", 10), f"{where}.play_seconds"),
     )
@@ -241,6 +264,19 @@ def _callbacks(data: Any, where: str) -> Callbacks:
         reorder=item.get("reorder", False) is True,
         seed=int(item.get("seed", 0)),
     )
+
+
+def _forgery(data: Any, where: str) -> Forgery:
+    item = _mapping(data, where)
+    _known(item, where, "at path signature params")
+    path = item.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ScenarioError(f"{where}.path: an application path such as /voice/status")
+    signature = str(item.get("signature", "wrong"))
+    if signature not in {"wrong", "missing"}:
+        raise ScenarioError(f"{where}.signature: wrong or missing")
+    params = {str(k): str(v) for k, v in _mapping(item.get("params") or {}, where).items()}
+    return Forgery(_seconds(item.get("at", 0), f"{where}.at"), path, signature, params)
 
 
 def _mapping(data: Any, where: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -167,6 +168,10 @@ class Simulator:
             engine.start_inbound(caller)
 
         engine.scheduler.call_at(caller.at, ring, "inbound")
+        for forgery in scenario.forgeries:
+            engine.scheduler.call_at(
+                forgery.at, partial(engine.forge, forgery, caller.name), "forgery"
+            )
         self._drive(engine, scenario.max_duration)
         with engine.lock:
             return engine.finish()

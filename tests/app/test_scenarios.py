@@ -110,3 +110,13 @@ def test_the_duplicate_callbacks_scenario_connects_once_and_records_each_event_o
     keys = [e.key for e in harness.sink.events]
     assert len(keys) == len(set(keys))
     assert harness.kinds().count(EventKind.WHISPER_ACCEPTED) == 1
+
+
+def test_the_forged_webhook_scenario_is_refused_and_changes_nothing(harness: Harness) -> None:
+    timeline = play(harness, "gateway-forged-webhook.yaml")
+
+    forged = timeline.of_kind("forgery")
+    assert [e.data["status"] for e in forged] == [403, 403]
+    assert_caller_never_dropped(timeline)
+    (talk,) = timeline.connections("caller")
+    assert talk.b == "kc-kansas" and talk.end is not None and talk.end > 120  # not at 40 s

@@ -70,3 +70,15 @@ def test_the_shipped_scenarios_load() -> None:
     assert paths
     for path in paths:
         assert load_scenario(path).caller.from_.startswith("+1")
+
+
+def test_a_forgery_needs_an_application_path_and_a_known_signature_kind() -> None:
+    from gateway.sim.scenario import ScenarioError, scenario_from_dict
+
+    base = {"caller": {"from": "+19135550120", "to": "+19135550150"}}
+    with pytest.raises(ScenarioError, match=r"forgeries\[0\]\.path"):
+        scenario_from_dict({**base, "forgeries": [{"at": 1, "path": "voice"}]})
+    with pytest.raises(ScenarioError, match=r"forgeries\[0\]\.signature: wrong or missing"):
+        scenario_from_dict({**base, "forgeries": [{"at": 1, "path": "/v", "signature": "x"}]})
+    plan = scenario_from_dict({**base, "forgeries": [{"at": 1, "path": "/voice/status"}]})
+    assert plan.forgeries[0].signature == "wrong"
