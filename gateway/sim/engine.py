@@ -1170,16 +1170,44 @@ class Engine:
         self.log(call, "media", f"waits for the conference to start, hearing {heard}")
 
     def _wait_document(self, call: Call, url: str, result: HttpResult) -> str:
+        return self._document_heard(call, url, result, "waitUrl")
+
+    def _document_heard(self, call: Call, url: str, result: HttpResult, what: str) -> str:
+        """What a waitUrl or announceUrl document makes a participant hear, checked."""
         if not result.ok:
-            self.log(call, "error", f"waitUrl {url}: {result.error or result.status}", url=url)
-            return "silence (the waitUrl failed)"
+            self.log(call, "error", f"{what} {url}: {result.error or result.status}", url=url)
+            return f"silence (the {what} failed)"
         try:
             verbs = twiml.parse(result.body, twiml.WAIT_URL_VERBS)
         except TwimlError as exc:
-            self.log(call, "error", f"waitUrl {url}: {exc.message}", code=exc.code, url=url)
-            return "silence (the waitUrl document is invalid)"
+            self.log(call, "error", f"{what} {url}: {exc.message}", code=exc.code, url=url)
+            return f"silence (the {what} document is invalid)"
         spoken = [f'"{v.text}"' if v.name == "Say" else v.describe() for v in verbs]
-        return ", then ".join(spoken) or "silence (an empty waitUrl document)"
+        return ", then ".join(spoken) or f"silence (an empty {what} document)"
+
+    def announce(self, call: Call, url: str) -> None:
+        """A participant's announceUrl: fetched after the REST update returns, as on Twilio.
+
+        What it says is recorded (only Say, Play, Pause and Redirect may run there), so an
+        application can show what the caller was told; a URL outside the application is
+        only recorded.
+        """
+        target = resolve(self.config.app_base_url, url)
+        if not target.startswith(self.config.app_base_url.rstrip("/") + "/"):
+            self.log(call, "media", f"hears an announcement from {url} (not fetched)")
+            return
+
+        def fetch() -> None:
+            if call.ended:
+                return
+
+            def heard(result: HttpResult) -> None:
+                text = self._document_heard(call, target, result, "announceUrl")
+                self.log(call, "media", f"hears the announcement {text}")
+
+            self.fetch_detached(call, "POST", target, {}, heard)
+
+        self.soon(fetch, "announce")
 
     def leave(self, conference: Conference, call: Call, reason: str) -> None:
         """A leg leaves; ends the room if it was the moderator or the last one in."""

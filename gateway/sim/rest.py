@@ -486,12 +486,9 @@ class _Views:
             participant.end_conference_on_exit = _flag(params, "EndConferenceOnExit", False)
         if "WaitUrl" in params:
             participant.wait_url = _one(params, "WaitUrl")
-        if "AnnounceUrl" in params:
-            engine.log(
-                engine.calls[participant.call_sid],
-                "media",
-                f"announcement from {_one(params, 'AnnounceUrl')} (not fetched)",
-            )
+        announce_url = _one(params, "AnnounceUrl")
+        if announce_url:
+            engine.announce(engine.calls[participant.call_sid], announce_url)
         if "BeepOnExit" in params:
             _flag(params, "BeepOnExit", True)
 

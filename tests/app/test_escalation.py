@@ -245,7 +245,7 @@ def test_when_every_escalation_number_fails_the_counselor_stays_with_the_caller(
     ] * ROUNDS
     # The counselor is told, in the room, and stays with the caller to the end.
     announced = [e.text for e in timeline.of_kind("media", "kc-kansas") if "announce" in e.text]
-    assert any("/voice/escalation/unreached" in text for text in announced)
+    assert any("9 1 1 could not be reached on any of its lines" in text for text in announced)
     last = timeline.connections("caller")[-1]
     assert "kc-kansas" in (last.a, last.b)
     assert last.end is None or last.end >= 100
@@ -394,7 +394,7 @@ def test_while_the_counselor_is_in_the_menu_the_caller_is_told_to_stay_on_the_li
     )
 
     assert_caller_never_dropped(timeline)
-    told = [e for e in timeline.of_kind("media", "caller") if "/voice/announce/stay" in e.text]
+    told = [e for e in timeline.of_kind("media", "caller") if "still with you" in e.text]
     assert told, "the caller heard why the counselor stepped away"
     assert told[0].t == pytest.approx(timeline_star_time(timeline), abs=1.0)
     (before, after) = [i for i in timeline.connections("caller") if "kc-kansas" in (i.a, i.b)]

@@ -47,7 +47,9 @@ def test_the_happy_path_connects_the_caller_to_the_center_serving_their_location
     wait_start, wait_end = timeline.gaps_without_human("caller")[0]
     assert wait_end - wait_start < 15  # the caller waited under 15 s for the counselor
     announcements = [e.text for e in timeline.of_kind("media", "caller") if "announce" in e.text]
-    assert announcements == ["announcement from https://gateway.test/voice/announce (not fetched)"]
+    assert announcements == [
+        'hears the announcement "A 9 8 8 counselor is connected. 9 1 1 may now leave the call."'
+    ]
     transfer_id = registered["transfer_id"]
     assert harness.kinds(transfer_id) == [
         EventKind.REQUESTED,
