@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -63,12 +64,20 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.set_defaults(handler=run_command)
 
 
+# With neither --url nor --app, the gateway itself is started in process (its settings,
+# Redis included, from the environment).
+DEFAULT_APP = "gateway.app:simulator_app"
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run the `simulate` subcommand; returns the process exit status."""
     token = args.auth_token or os.environ.get("TWILIO_AUTH_TOKEN")
-    if not token:
+    if not token and args.url:
+        # A running gateway checks signatures with its own token: we must sign with it.
         print("simulate: give --auth-token or set TWILIO_AUTH_TOKEN", file=sys.stderr)
         return 2
+    # In process, both sides are ours: any token will do.
+    token = token or secrets.token_hex(16)
     try:
         scenario = load_scenario(args.scenario)
     except (OSError, ScenarioError) as exc:
@@ -82,11 +91,8 @@ def run_command(args: argparse.Namespace) -> int:
         sim = Simulator(base_url=args.url, auth_token=token, clock=clock)
         api = sim.serve_api(port=args.api_port)
         print(f"simulated Twilio REST API at {api} (TWILIO_API_BASE_URL)", file=sys.stderr)
-    elif args.app:
-        sim = _in_process(args.app, token, clock)
     else:
-        print("simulate: give --url for a running gateway or --app module:factory", file=sys.stderr)
-        return 2
+        sim = _in_process(args.app or DEFAULT_APP, token, clock)
     with sim:
         if args.calls:
             run = sim.run_many(scenario, args.calls, args.stagger)

@@ -35,13 +35,26 @@ def test_simulate_prints_the_timeline_as_json(capsys: pytest.CaptureFixture[str]
     assert data["parties"]["caller"]["talked_to"][0]["party"] == "center-a"
 
 
-def test_simulate_without_an_app_or_url_explains_what_is_missing(
-    capsys: pytest.CaptureFixture[str],
+def test_simulate_without_an_app_or_url_starts_the_gateway_in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    status = _run("simulate", "scenarios/sim-happy-path.yaml", "--auth-token", AUTH_TOKEN)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    status = _run("simulate", "scenarios/gateway-happy-path.yaml", "--json")
+
+    assert status == 0
+    parties = json.loads(capsys.readouterr().out)["parties"]
+    assert parties["caller"]["talked_to"][0]["party"] == "kc-kansas"
+
+
+def test_simulate_against_a_running_gateway_needs_its_auth_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    status = _run("simulate", "scenarios/gateway-happy-path.yaml", "--url", "http://127.0.0.1:9")
 
     assert status == 2
-    assert "--url" in capsys.readouterr().err
+    assert "--auth-token" in capsys.readouterr().err
 
 
 def test_simulate_with_calls_prints_a_load_summary(capsys: pytest.CaptureFixture[str]) -> None:
