@@ -50,6 +50,7 @@ from gateway.state import (
     Escalation,
     EscalationAttempt,
     Transfer,
+    still_open,
 )
 from gateway.transfers import FINAL_CALL_STATUSES, Notes, TransferService
 
@@ -515,14 +516,7 @@ def _attempt(transfer: Transfer, index: int) -> EscalationAttempt | None:
 
 def _open(transfer: Transfer, index: int, sid: str) -> EscalationAttempt | None:
     """Attempt `index` if it is still open and `sid` (when given) is its leg."""
-    attempt = _attempt(transfer, index)
-    if attempt is None or attempt.status not in ATTEMPT_OPEN:
-        return None
-    if sid and attempt.call_sid and attempt.call_sid != sid:
-        return None
-    if sid and not attempt.call_sid:
-        attempt.call_sid = sid
-    return attempt
+    return still_open(_attempt(transfer, index), sid)
 
 
 def _end(transfer: Transfer, notes: Notes, index: int, sid: str, result: str) -> bool:

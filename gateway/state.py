@@ -91,6 +91,25 @@ class Attempt:
     started_at: float = 0.0
 
 
+LegAttempt = TypeVar("LegAttempt", Attempt, EscalationAttempt)
+
+
+def still_open(attempt: LegAttempt | None, sid: str) -> LegAttempt | None:
+    """The attempt if it is still undecided and `sid` (when given) is its leg.
+
+    A status callback or webhook for a decided attempt, or from another leg, is a duplicate
+    or a late delivery: the caller gets None and changes nothing. The first callback that
+    names a leg binds it to the attempt.
+    """
+    if attempt is None or attempt.status not in ATTEMPT_OPEN:
+        return None
+    if sid and attempt.call_sid and attempt.call_sid != sid:
+        return None
+    if sid and not attempt.call_sid:
+        attempt.call_sid = sid
+    return attempt
+
+
 @dataclass
 class Transfer:
     """Everything the live call needs about one transfer.

@@ -53,6 +53,7 @@ from gateway.state import (
     Transfer,
     TransferStore,
     new_transfer_id,
+    still_open,
 )
 from routing.engine import Decision, Router
 from routing.errors import RoutingError, UnknownZipError
@@ -713,14 +714,7 @@ def _record_sid(transfer: Transfer, index: int, sid: str) -> None:
 
 def _open_attempt(transfer: Transfer, index: int, sid: str) -> Attempt | None:
     """The attempt at `index` if it is still open and this leg is its leg."""
-    attempt = transfer.attempt(index)
-    if attempt is None or attempt.status not in ATTEMPT_OPEN:
-        return None
-    if sid and attempt.call_sid and attempt.call_sid != sid:
-        return None
-    if sid and not attempt.call_sid:
-        attempt.call_sid = sid
-    return attempt
+    return still_open(transfer.attempt(index), sid)
 
 
 def _end_attempt(transfer: Transfer, notes: Notes, index: int, sid: str, result: str) -> bool:
