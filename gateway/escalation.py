@@ -52,7 +52,7 @@ from gateway.state import (
     Transfer,
     still_open,
 )
-from gateway.transfers import FINAL_CALL_STATUSES, Notes, TransferService
+from gateway.transfers import FINAL_CALL_STATUSES, Notes, TransferService, final_leg_result
 
 if TYPE_CHECKING:
     from routing.model import Psap
@@ -288,23 +288,14 @@ class Escalations:
         accepted = transfer.accepted()
         if accepted is None or not transfer.conference_sid:
             return
-        try:
-            self.service.twilio.conferences(transfer.conference_sid).participants(
-                accepted.call_sid
-            ).update(
-                announce_url=self.service.links.url("/voice/escalation/unreached"),
-                announce_method="POST",
-            )
-        except TwilioException:
-            log.warning("could not tell the counselor of %s that 911 was not reached", transfer.id)
+        self.service.announce(transfer, accepted.call_sid, "/voice/escalation/unreached")
 
     def leg_status(self, transfer_id: str, index: int, form: Mapping[str, str]) -> None:
         """An escalation leg's status callback: a final status moves to the next number."""
-        status = form.get("CallStatus", "")
-        if status not in FINAL_CALL_STATUSES:
+        final = final_leg_result(form)
+        if final is None:
             return
-        result = "no-key" if status == "completed" else status
-        sid = form.get("CallSid", "")
+        sid, result = final
         done = self.service.change(transfer_id, lambda t, n: _end(t, n, index, sid, result))
         if done is not None and done[1]:
             self._dial_from(transfer_id, index + 1)

@@ -521,11 +521,10 @@ class TransferService:
 
     def center_status(self, transfer_id: str, index: int, form: Mapping[str, str]) -> None:
         """A center leg's status callback; only a final status can move the transfer on."""
-        status = form.get("CallStatus", "")
-        if status not in FINAL_CALL_STATUSES:
+        final = final_leg_result(form)
+        if final is None:
             return
-        result = "no-key" if status == "completed" else status
-        sid = form.get("CallSid", "")
+        sid, result = final
         done = self.change(transfer_id, lambda t, n: _end_attempt(t, n, index, sid, result))
         if done is not None and done[1]:
             self._dial_from(transfer_id, index + 1)
@@ -623,7 +622,7 @@ class TransferService:
         ):
             # The counselor steps out of the room for a few seconds: the caller must not
             # wonder whether anyone is still there.
-            self._announce(transfer, "/voice/announce/stay")
+            self.announce(transfer, transfer.caller_sid, "/voice/announce/stay")
             return twiml.counselor_menu(self.links, transfer_id, index)
         return twiml.goodbye("The call has ended. Thank you.")
 
@@ -644,20 +643,23 @@ class TransferService:
         if event == "participant-join":
             done = self.change(transfer_id, lambda t, n: _joined(t, n, sid, form))
             if done is not None and done[1]:
-                self._announce(done[0], "/voice/announce")
+                self.announce(done[0], done[0].caller_sid, "/voice/announce")
         elif event == "participant-leave" and (
             form.get("ReasonParticipantLeft") == "participant_hung_up"
         ):
             self.caller_gone(transfer_id, sid)
 
-    def _announce(self, transfer: Transfer, path: str) -> None:
-        """Play the document at `path` to the caller's leg (the call-taker may be on it)."""
+    def announce(self, transfer: Transfer, call_sid: str, path: str) -> None:
+        """Play the document at `path` to one leg in the transfer's room.
+
+        Best effort: a failed announcement is logged and changes nobody's connection.
+        """
         try:
-            self.twilio.conferences(transfer.conference_sid).participants(
-                transfer.caller_sid
-            ).update(announce_url=self.links.url(path), announce_method="POST")
+            self.twilio.conferences(transfer.conference_sid).participants(call_sid).update(
+                announce_url=self.links.url(path), announce_method="POST"
+            )
         except TwilioException:
-            log.warning("could not announce %s to the caller of %s", path, transfer.id)
+            log.warning("could not announce %s in the room of %s", path, transfer.id)
 
 
 # -- pure changes to a transfer (run inside TransferStore.update) -------------------------
@@ -710,6 +712,18 @@ def _record_sid(transfer: Transfer, index: int, sid: str) -> None:
     attempt = transfer.attempt(index)
     if attempt is not None and not attempt.call_sid:
         attempt.call_sid = sid
+
+
+def final_leg_result(form: Mapping[str, str]) -> tuple[str, str] | None:
+    """(CallSid, result) of a status callback that ends a leg we placed; None otherwise.
+
+    A leg that completed without reaching a decision (a center's whisper, a PSAP's) hung up
+    without pressing a key: "no-key". Other final statuses are the result as Twilio says it.
+    """
+    status = form.get("CallStatus", "")
+    if status not in FINAL_CALL_STATUSES:
+        return None
+    return form.get("CallSid", ""), "no-key" if status == "completed" else status
 
 
 def _open_attempt(transfer: Transfer, index: int, sid: str) -> Attempt | None:
