@@ -327,20 +327,7 @@ class _Views:
                 for c in reversed(list(engine.conferences.values()))
                 if name in (None, c.friendly_name) and status in (None, c.status)
             ][:size]
-            uri = request.full_path.rstrip("?")
-            return jsonify(
-                {
-                    "conferences": [conference_json(engine, c) for c in found],
-                    "end": max(len(found) - 1, 0),
-                    "first_page_uri": uri,
-                    "next_page_uri": None,
-                    "page": 0,
-                    "page_size": size,
-                    "previous_page_uri": None,
-                    "start": 0,
-                    "uri": uri,
-                }
-            )
+            return _page("conferences", [conference_json(engine, c) for c in found], size)
 
     def fetch_conference(self, account_sid: str, sid: str) -> Response:
         engine = self.engine()
@@ -419,20 +406,7 @@ class _Views:
             members = list(conference.participants.values()) + [
                 p for p in engine.pending.values() if p.conference_sid == sid
             ]
-            uri = request.full_path.rstrip("?")
-            return jsonify(
-                {
-                    "participants": [participant_json(engine, p) for p in members],
-                    "end": max(len(members) - 1, 0),
-                    "first_page_uri": uri,
-                    "next_page_uri": None,
-                    "page": 0,
-                    "page_size": 50,
-                    "previous_page_uri": None,
-                    "start": 0,
-                    "uri": uri,
-                }
-            )
+            return _page("participants", [participant_json(engine, p) for p in members], 50)
 
     def participant(self, account_sid: str, sid: str, who: str) -> Response | tuple[str, int]:
         params = _params(PARTICIPANT_UPDATE if request.method == "POST" else frozenset())
@@ -494,6 +468,24 @@ class _Views:
 
 
 # JSON views -----------------------------------------------------------------------------
+
+
+def _page(key: str, items: list[dict[str, Any]], size: int) -> Response:
+    """A list resource in Twilio's single-page envelope (the simulator never pages)."""
+    uri = request.full_path.rstrip("?")
+    return jsonify(
+        {
+            key: items,
+            "end": max(len(items) - 1, 0),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+    )
 
 
 def call_json(engine: Engine, call: Call) -> dict[str, Any]:
