@@ -138,7 +138,9 @@ class Event:
 class EventSink(Protocol):
     """Where the call flow sends events. Emitting must never block or fail a webhook."""
 
-    def emit(self, event: Event) -> None: ...
+    def emit(self, *events: Event) -> None:
+        """Hand over events, in order; one change's events come in one call."""
+        ...
 
 
 class MemorySink:
@@ -147,8 +149,8 @@ class MemorySink:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
+    def emit(self, *events: Event) -> None:
+        self.events.extend(events)
 
     def kinds(self, transfer_id: str | None = None) -> list[EventKind]:
         return [e.kind for e in self.events if transfer_id in (None, e.transfer_id)]

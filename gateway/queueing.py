@@ -2,7 +2,7 @@
 
 The web process builds one `RQSink` and hands it to the call flow as its `EventSink`.
 Events are batched, not one job each (one RQ job costs more than writing an event): `emit`
-appends the event's JSON (`Event.to_json()`, free of clear phone numbers, summaries and
+appends the events' JSON (`Event.to_json()`, free of clear phone numbers, summaries and
 coordinates) to a Redis list, `gateway:<queue>:pending`, and enqueues a drain job
 (`gateway.jobs.drain_events`) only when none is already queued, which a marker key
 (`gateway:<queue>:drain-queued`, SET NX with a TTL) says. The drain job moves up to
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 import redis
@@ -143,19 +144,24 @@ def enqueue_drain(queue: Queue, batch_size: int = BATCH_SIZE, retry: Retry | Non
     )
 
 
-def push_event(
-    queue: Queue, event: Event, batch_size: int = BATCH_SIZE, retry: Retry | None = None
+def push_events(
+    queue: Queue,
+    events: Sequence[Event],
+    batch_size: int = BATCH_SIZE,
+    retry: Retry | None = None,
 ) -> Job | None:
-    """Append one event to the queue's pending list; enqueue a drain job if none is queued.
+    """Append events to the queue's pending list; enqueue a drain job if none is queued.
 
-    One round trip (RPUSH and SET NX in a transaction), plus the enqueue when this event is
-    the one that found no drain job queued.
+    One round trip (RPUSH of all of them and SET NX, in a transaction), plus the enqueue
+    when these are the events that found no drain job queued.
 
     Returns:
-        The drain job this call enqueued, or None (one was already queued).
+        The drain job this call enqueued, or None (one was already queued, or no events).
     """
+    if not events:
+        return None
     pipe = queue.connection.pipeline()
-    pipe.rpush(pending_key(queue.name), event.to_json())
+    pipe.rpush(pending_key(queue.name), *(event.to_json() for event in events))
     pipe.set(drain_marker_key(queue.name), b"1", nx=True, ex=DRAIN_MARKER_TTL_S)
     _, marked = pipe.execute()
     if not marked:
@@ -163,8 +169,8 @@ def push_event(
     try:
         return enqueue_drain(queue, batch_size, retry)
     except Exception:
-        # The event is in the pending list, but no job will drain it: free the marker so the
-        # next event enqueues one. (RQSink also logs this event for replay: harmless.)
+        # The events are in the pending list, but no job will drain them: free the marker so
+        # the next event enqueues one. (RQSink also logs these events for replay: harmless.)
         with contextlib.suppress(redis.RedisError, OSError):
             queue.connection.delete(drain_marker_key(queue.name))
         raise
@@ -208,13 +214,15 @@ class RQSink:
         self.retry = retry
         self.batch_size = batch_size
 
-    def emit(self, event: Event) -> None:
+    def emit(self, *events: Event) -> None:
         try:
-            push_event(self.queue, event, self.batch_size, self.retry)
+            push_events(self.queue, events, self.batch_size, self.retry)
         except (redis.RedisError, OSError) as exc:
-            ENQUEUE_FAILURES.labels(event.kind.value).inc()
-            logger.error(
-                "event not enqueued (%s), replay it: %s", type(exc).__name__, event.to_json()
-            )
+            for event in events:
+                ENQUEUE_FAILURES.labels(event.kind.value).inc()
+                logger.error(
+                    "event not enqueued (%s), replay it: %s", type(exc).__name__, event.to_json()
+                )
             return
-        EVENTS_ENQUEUED.labels(event.kind.value).inc()
+        for event in events:
+            EVENTS_ENQUEUED.labels(event.kind.value).inc()

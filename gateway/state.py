@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
@@ -155,7 +155,14 @@ class Transfer:
     escalation: Escalation | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        # Shallow copies, not dataclasses.asdict: asdict deep-copies every history entry,
+        # which made serializing the largest single cost of a webhook (about 0.8 ms).
+        data = dict(vars(self))
+        data["attempts"] = [vars(a) for a in self.attempts]
+        if self.escalation is not None:
+            tries = [vars(a) for a in self.escalation.attempts]
+            data["escalation"] = {**vars(self.escalation), "attempts": tries}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Transfer:

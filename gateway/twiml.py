@@ -14,7 +14,9 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-CONFERENCE_EVENTS = "start end join leave"
+# Only the conference events the flow acts on (a counselor or 911 joining, the caller
+# leaving): each subscribed event is one more webhook per call under load.
+CONFERENCE_EVENTS = "join leave"
 WHISPER_TIMEOUT_S = 8
 MENU_TIMEOUT_S = 10
 MENU_TRIES_BEFORE_PARKING = 3

@@ -182,9 +182,10 @@ class StopsRedisAtFirstDial(MemorySink):
         super().__init__()
         self.process = process
 
-    def emit(self, event: Event) -> None:
-        super().emit(event)
-        if event.kind == EventKind.DIAL_ATTEMPT and self.process.poll() is None:
+    def emit(self, *events: Event) -> None:
+        super().emit(*events)
+        dialed = any(event.kind == EventKind.DIAL_ATTEMPT for event in events)
+        if dialed and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
 

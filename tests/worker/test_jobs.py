@@ -32,7 +32,7 @@ from gateway.queueing import (
     batch_key,
     drain_marker_key,
     pending_key,
-    push_event,
+    push_events,
 )
 from gateway.store.models import Transfer, TransferEvent
 from gateway.store.repository import save_events
@@ -127,12 +127,12 @@ def test_an_event_emitted_after_the_drain_ends_gets_a_drain_job_of_its_own(
 def test_the_drain_job_is_enqueued_with_the_chosen_retry_timeout_and_failure_ttl(
     queue: Queue,
 ) -> None:
-    job = push_event(queue, f.requested("tr_w2"))
+    job = push_events(queue, [f.requested("tr_w2")])
     assert job is not None
     assert (job.retries_left, job.retry_intervals) == (RETRY_MAX, list(RETRY_INTERVALS))
     assert (job.timeout, job.failure_ttl) == (JOB_TIMEOUT_S, FAILURE_TTL.total_seconds())
     assert (job.description, job.args) == ("drain_events", (queue.name, BATCH_SIZE))
-    assert push_event(queue, f.routed("tr_w2")) is None  # one drain job is queued already
+    assert push_events(queue, [f.routed("tr_w2")]) is None  # one drain job is queued already
     marker_ttl = queue.connection.ttl(drain_marker_key(queue.name))
     assert 0 < marker_ttl <= DRAIN_MARKER_TTL_S
 
@@ -235,7 +235,7 @@ def test_a_batch_failing_after_every_retry_stays_in_redis_until_its_job_is_reque
 ) -> None:
     event = f.requested("tr_w7")
     monkeypatch.setenv("DATABASE_URL", refused_postgres_url())
-    job = push_event(queue, event, retry=Retry(max=1))
+    job = push_events(queue, [event], retry=Retry(max=1))
     assert job is not None
     work(queue)  # first attempt fails; the retry (no interval) is requeued at once
     work(queue)
