@@ -23,6 +23,7 @@ from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import api, escalation, reports_api, voice
+from gateway.afterwards import after_response
 from gateway.context import EXTENSION, Gateway
 from gateway.events import EventSink
 from gateway.flowconfig import FlowConfig
@@ -88,6 +89,7 @@ def create_app(
         deadline_s=settings.transfer_deadline_s,
         clock=clock or utc_now,
         recorder=recorder or RQRecorder(settings, event_queue(redis_connection(settings))),
+        after=after_response,
     )
     app = Flask(__name__)
     # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.

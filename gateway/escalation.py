@@ -52,7 +52,13 @@ from gateway.state import (
     Transfer,
     still_open,
 )
-from gateway.transfers import FINAL_CALL_STATUSES, Notes, TransferService, final_leg_result
+from gateway.transfers import (
+    FINAL_CALL_STATUSES,
+    LEG_EVENTS,
+    Notes,
+    TransferService,
+    final_leg_result,
+)
 
 if TYPE_CHECKING:
     from routing.model import Psap
@@ -239,19 +245,20 @@ class Escalations:
     # -- ringing the PSAP ----------------------------------------------------------------
 
     def _dial_from(self, transfer_id: str, index: int) -> None:
-        """Ring attempt `index`'s number; on to the next when Twilio refuses the request."""
-        while True:
-            done = self.service.change(transfer_id, partial(self._plan, index=index))
-            dial = done[1] if done is not None else None
-            if done is None or dial is None:
-                return
-            transfer = done[0]
-            if dial.index < 0:
-                self._tell_counselor(transfer)
-                return
-            if self._place_call(transfer, dial):
-                return
-            index = dial.index + 1
+        """Choose attempt `index`'s number now and ring it afterwards (gateway.afterwards)."""
+        done = self.service.change(transfer_id, partial(self._plan, index=index))
+        dial = done[1] if done is not None else None
+        if done is None or dial is None:
+            return
+        if dial.index < 0:
+            self._tell_counselor(done[0])
+            return
+        self.service.after(partial(self._ring, done[0], dial))
+
+    def _ring(self, transfer: Transfer, dial: Dial) -> None:
+        """Place the planned call; when Twilio refuses it, on to the next number."""
+        if not self._place_call(transfer, dial):
+            self._dial_from(transfer.id, dial.index + 1)
 
     def _plan(self, transfer: Transfer, notes: Notes, *, index: int) -> Dial | None:
         return _plan(transfer, notes, index, len(self.numbers(transfer)))
@@ -267,7 +274,7 @@ class Escalations:
                 method="POST",
                 fallback_url=links.url("/voice/fallback/center"),
                 status_callback=links.url("/voice/escalation/status", **query),
-                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_event=LEG_EVENTS,
                 status_callback_method="POST",
                 timeout=RING_TIMEOUT_S,
                 machine_detection="Enable",

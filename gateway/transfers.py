@@ -27,6 +27,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway import twiml
+from gateway.afterwards import Work, run_now
 from gateway.events import Event, EventKind, EventSink, Scalar
 from gateway.flowconfig import FlowConfig
 from gateway.intake import (
@@ -67,6 +68,10 @@ Clock = Callable[[], datetime]
 # Ringing a center for less than this is pointless: the deadline is as good as reached.
 MIN_RING_S = 10
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+# A leg's status callback is asked for only when the leg ends ("completed" brings every final
+# status above): the flow acts on nothing earlier, and each extra event is one more webhook
+# per leg under load. Answering is learned from the leg's own Url webhook (the whisper).
+LEG_EVENTS = ["completed"]
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 ACCEPTED_ANNOUNCEMENT = "A 9 8 8 counselor is connected. 9 1 1 may now leave the call."
 
@@ -119,6 +124,8 @@ class TransferService:
         deadline_s: the overall deadline from the caller's arrival to a counselor.
         clock: the time (tests give the simulator's virtual clock).
         recorder: where each registered transfer's protected record goes (the store).
+        after: schedules the REST requests a webhook decides on; the web app sends them
+            after its response (gateway.afterwards), elsewhere they run at once.
     """
 
     def __init__(
@@ -132,10 +139,11 @@ class TransferService:
         deadline_s: int,
         clock: Clock = utc_now,
         recorder: TransferRecorder | None = None,
+        after: Callable[[Work], None] = run_now,
     ) -> None:
         self.router, self.twilio, self.sink, self.store = router, twilio, sink, store
         self.flow, self.links, self.deadline_s, self.clock = flow, links, deadline_s, clock
-        self.recorder = recorder
+        self.recorder, self.after = recorder, after
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -144,10 +152,19 @@ class TransferService:
 
     def emit(self, transfer_id: str, kind: EventKind, key: str, **data: Scalar) -> None:
         """Send one event; a failing sink is logged, never allowed to fail a call."""
+        self._send(transfer_id, [(kind, key, data)])
+
+    def _send(
+        self, transfer_id: str, events: list[tuple[EventKind, str, dict[str, Scalar]]]
+    ) -> None:
+        if not events:
+            return
+        at = self.clock()
         try:
-            self.sink.emit(Event(transfer_id, kind, key, self.clock(), data))
+            self.sink.emit(*(Event(transfer_id, kind, key, at, data) for kind, key, data in events))
         except Exception:
-            log.exception("event %s for %s was not emitted", kind.value, transfer_id)
+            kinds = ", ".join(kind.value for kind, _, _ in events)
+            log.exception("events %s for %s were not emitted", kinds, transfer_id)
 
     def change(
         self, transfer_id: str, fn: Callable[[Transfer, Notes], T]
@@ -161,8 +178,7 @@ class TransferService:
 
         done = self.store.update(transfer_id, run)
         if done is not None:
-            for kind, key, data in holder[0].events:
-                self.emit(transfer_id, kind, key, **data)
+            self._send(transfer_id, holder[0].events)  # one round trip for all of them
         return done
 
     def psap_for_number(self, number: str) -> str | None:
@@ -424,7 +440,7 @@ class TransferService:
         if done is None:
             return
         for sid, answered in done[1]:
-            self._hang_up(sid, answered)
+            self.after(partial(self._hang_up, sid, answered))
 
     def _hang_up(self, call_sid: str, answered: bool) -> None:
         # Twilio cancels only a ringing call with "canceled"; an answered one needs
@@ -439,21 +455,31 @@ class TransferService:
     def _dial_from(
         self, transfer_id: str, index: int, *, redirect_caller: bool = True
     ) -> Transfer | None:
-        """Ring the first open center from dial_plan[index], or give the caller to 911."""
-        while True:
-            done = self.change(transfer_id, partial(self._plan_next, index=index))
-            if done is None:
-                return None
-            transfer, plan = done
-            if plan is None:
-                return transfer
-            if plan.index < 0:
-                if redirect_caller:
-                    self._redirect_caller(transfer)
-                return transfer
-            if self._place_call(transfer, plan):
-                return transfer
-            index = plan.index + 1  # the REST request itself failed: next center
+        """Choose the first open center from dial_plan[index] now and ring it afterwards,
+        or give the caller back to 911.
+
+        Args:
+            redirect_caller: whether giving back must redirect the caller's leg; False
+                when the caller's own webhook is answering and says where to go.
+        """
+        done = self.change(transfer_id, partial(self._plan_next, index=index))
+        if done is None:
+            return None
+        transfer, plan = done
+        if plan is None:
+            return transfer
+        if plan.index < 0:
+            if redirect_caller:
+                self.after(partial(self._redirect_caller, transfer))
+            return transfer
+        self.after(partial(self._ring, transfer, plan))
+        return transfer
+
+    def _ring(self, transfer: Transfer, plan: Plan) -> None:
+        """Place the planned call; when Twilio refuses it, on to the next center."""
+        if not self._place_call(transfer, plan):
+            # The caller's TwiML has long been answered: giving back means redirecting.
+            self._dial_from(transfer.id, plan.index + 1)
 
     def _plan_next(self, transfer: Transfer, notes: Notes, *, index: int) -> Plan | None:
         """Choose the next center to ring (skipping closed ones), or return the caller."""
@@ -492,7 +518,7 @@ class TransferService:
                 method="POST",
                 fallback_url=self.links.url("/voice/fallback/center"),
                 status_callback=self.links.url("/voice/center-status", **query),
-                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_event=LEG_EVENTS,
                 status_callback_method="POST",
                 timeout=plan.timeout,
                 machine_detection="Enable",
@@ -650,16 +676,19 @@ class TransferService:
             self.caller_gone(transfer_id, sid)
 
     def announce(self, transfer: Transfer, call_sid: str, path: str) -> None:
-        """Play the document at `path` to one leg in the transfer's room.
+        """Play the document at `path` to one leg in the transfer's room (afterwards).
 
         Best effort: a failed announcement is logged and changes nobody's connection.
         """
+        self.after(partial(self._announce, transfer.id, transfer.conference_sid, call_sid, path))
+
+    def _announce(self, transfer_id: str, conference_sid: str, call_sid: str, path: str) -> None:
         try:
-            self.twilio.conferences(transfer.conference_sid).participants(call_sid).update(
+            self.twilio.conferences(conference_sid).participants(call_sid).update(
                 announce_url=self.links.url(path), announce_method="POST"
             )
         except TwilioException:
-            log.warning("could not announce %s in the room of %s", path, transfer.id)
+            log.warning("could not announce %s in the room of %s", path, transfer_id)
 
 
 # -- pure changes to a transfer (run inside TransferStore.update) -------------------------

@@ -35,10 +35,15 @@ class Scheduler:
 
     Args:
         realtime: wait for wall-clock time between events instead of jumping.
+        settle_s: on the virtual clock, real seconds to wait for an application that works
+            after answering (REST requests sent once its webhook's response is out) before
+            time jumps on; waited only after `touch()`, and again while it keeps calling.
     """
 
-    def __init__(self, realtime: bool = False) -> None:
+    def __init__(self, realtime: bool = False, settle_s: float = 0.0) -> None:
         self.realtime = realtime
+        self.settle_s = settle_s
+        self._touched = False
         self._queue: list[Timer] = []
         self._seq = itertools.count()
         self._now = 0.0
@@ -68,6 +73,12 @@ class Scheduler:
         """Run `action` at the current time, after everything already due now."""
         return self.call_at(self.now(), action, label)
 
+    def touch(self) -> None:
+        """The application answered or called: let it settle before time jumps on."""
+        with self._cv:
+            self._touched = True
+            self._cv.notify_all()
+
     def pending(self) -> int:
         """How many live (not cancelled) timers are queued."""
         with self._cv:
@@ -87,6 +98,8 @@ class Scheduler:
         with self._cv:
             while True:
                 self._drop_cancelled()
+                if self._settling():
+                    continue
                 if not self._queue:
                     if not self.realtime or not self._cv.wait(timeout=idle_grace):
                         return None
@@ -102,6 +115,18 @@ class Scheduler:
                 else:
                     self._now = max(self._now, head.when)
                 return heapq.heappop(self._queue)
+
+    def _settling(self) -> bool:
+        """On the virtual clock, before time would move: wait `settle_s` if the application
+        was heard from since the last wait. True when the queue should be looked at again.
+        (Called with the condition held; a REST request's new timer ends the wait early.)"""
+        if self.realtime or not self._touched or self.settle_s <= 0:
+            return False
+        if self._queue and self._queue[0].when <= self._now:
+            return False  # more to do at this instant first
+        self._touched = False
+        self._cv.wait(timeout=self.settle_s)
+        return True
 
     def _drop_cancelled(self) -> None:
         while self._queue and self._queue[0].cancelled:

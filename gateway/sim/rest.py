@@ -74,6 +74,7 @@ def create_rest_app(engine: Callable[[], Engine], account_sid: str, auth_token: 
 
     @app.before_request
     def authenticate() -> Response | None:
+        engine().scheduler.touch()  # the application is at work: let it finish first
         auth = request.authorization
         if auth is None or (auth.username, auth.password) != (account_sid, auth_token):
             return _error(ApiError(401, AUTHENTICATE, "Authenticate"))

@@ -43,6 +43,11 @@ IN_PROCESS_API = "http://api.twilio.sim"
 IN_PROCESS_APP = "https://gateway.test"
 # On the real clock, how long an idle run waits for the application to create new calls.
 REALTIME_IDLE_GRACE = 2.0
+# On the virtual clock over HTTP, how long the simulator lets a running application go on
+# working after a webhook or REST request before time jumps on: an application may place
+# its REST requests once its response is out (the gateway does), and real time would give
+# it those milliseconds. An in-process application finishes inside the request instead.
+HTTP_SETTLE_S = 0.1
 
 
 class Simulator:
@@ -57,6 +62,8 @@ class Simulator:
         public_url: for an in-process app, the URL it believes it is served at.
         idle_grace: on the real clock, how long an idle run waits for the application to
             create new calls before it ends.
+        settle_s: on the virtual clock over HTTP, how long to let the application work
+            after each exchange before time jumps on (HTTP_SETTLE_S).
     """
 
     def __init__(
@@ -69,6 +76,7 @@ class Simulator:
         clock: str = "virtual",
         public_url: str = IN_PROCESS_APP,
         idle_grace: float = REALTIME_IDLE_GRACE,
+        settle_s: float = HTTP_SETTLE_S,
     ) -> None:
         if (app is None) == (base_url is None):
             raise ValueError("give exactly one of app (in process) or base_url (over HTTP)")
@@ -80,6 +88,8 @@ class Simulator:
         )
         self.auth_token, self.account_sid, self.clock = auth_token, account_sid, clock
         self.idle_grace = idle_grace
+        over_http = isinstance(self.transport, HttpTransport)
+        self.settle_s = settle_s if clock == "virtual" and over_http else 0.0
         self.engine = self._new_engine(Scenario("idle", Caller("+12025550100", "+12025550101")))
         self.rest_app = create_rest_app(lambda: self.engine, account_sid, auth_token)
         self._server: BaseWSGIServer | None = None
@@ -89,12 +99,9 @@ class Simulator:
 
     def _new_engine(self, scenario: Scenario, executor: Executor | None = None) -> Engine:
         config = EngineConfig(self.account_sid, self.app_url, scenario)
-        return Engine(
-            config,
-            Scheduler(realtime=self.clock == "real"),
-            WebhookClient(self.transport, self.auth_token),
-            executor,
-        )
+        scheduler = Scheduler(realtime=self.clock == "real", settle_s=self.settle_s)
+        webhooks = WebhookClient(self.transport, self.auth_token, on_answer=scheduler.touch)
+        return Engine(config, scheduler, webhooks, executor)
 
     # The REST API -----------------------------------------------------------------------
 
@@ -142,8 +149,6 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        if isinstance(self.transport, HttpTransport):
-            self.transport.close()
 
     def __enter__(self) -> Simulator:
         return self

@@ -69,6 +69,15 @@ def line(number: str, name: str, **behaviour: Any) -> dict[str, Any]:
     return {"number": number, "name": name, **behaviour}
 
 
+class ClosingClient(FlaskClient):
+    """Closes each response, as a WSGI server does once it has sent it: that is what runs
+    the work a view scheduled for after its response (gateway.afterwards)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @dataclass
 class Harness:
     """One gateway app under test with its simulator, sink and Redis.
@@ -142,6 +151,7 @@ class Harness:
         return engine.config.epoch + timedelta(seconds=engine.now())
 
     def client(self) -> FlaskClient:
+        self.app.test_client_class = ClosingClient
         return self.app.test_client()
 
     def post_json(self, path: str, body: object, key: str = WYANDOTTE_KEY) -> TestResponse:

@@ -127,7 +127,9 @@ def test_the_counselor_key_brings_911_back_through_the_alternate_when_the_escala
     assert not any("555" in e.to_json() for e in harness.sink.events)
 
 
-def test_the_escalate_api_rings_911_into_the_room_before_it_answers(harness: Harness) -> None:
+def test_the_escalate_api_rings_911_into_the_room_as_soon_as_it_has_answered(
+    harness: Harness,
+) -> None:
     registered = harness.register()
     transfer_id = registered["transfer_id"]
     answers: list[tuple[int, Any]] = []
@@ -135,7 +137,7 @@ def test_the_escalate_api_rings_911_into_the_room_before_it_answers(harness: Har
     def call_api() -> None:
         response = escalate(harness, transfer_id)
         answers.append((response.status_code, response.get_json()))
-        # The first 911 line was rung inside the request, before the answer.
+        # The first 911 line was rung once the answer was sent, with no queue between.
         answers.append((dialed_now(harness), None))
 
     harness.at(30, call_api)
