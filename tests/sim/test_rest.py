@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from gateway.sim.simulator import Simulator
 from gateway.telephony import build_client
 from tests.sim.apps import AUTH_TOKEN, CENTER_A, GATEWAY_NUMBER, Seen, twiml_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -115,3 +121,16 @@ def test_removing_an_unknown_participant_is_404(sim: Simulator) -> None:
         client.conferences(participant.conference_sid).participants("CA" + "1" * 32).delete()
 
     assert raised.value.code == 20404
+
+
+def test_the_client_loads_twilio_s_rest_resources_when_built_not_on_the_first_call() -> None:
+    # A fresh interpreter: in this one another test may have loaded them already.
+    script = (
+        "import sys\n"
+        "from gateway.telephony import build_client\n"
+        "assert 'twilio.rest.api.v2010.account.call' not in sys.modules\n"
+        "build_client('AC' + '0' * 32, 'x' * 32)\n"
+        "assert 'twilio.rest.api.v2010.account.call' in sys.modules\n"
+        "assert 'twilio.rest.api.v2010.account.conference' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, timeout=60)
