@@ -5,7 +5,8 @@ Twilio takes 100-300 ms from a typical host. Made inside the webhook, each such 
 held the caller's TwiML (and a gunicorn worker) that long. So a view decides everything
 first, from Redis and the in-memory tables, answers, and only then places the calls it
 decided on: `Response.call_on_close`, which a WSGI server (gunicorn, werkzeug) calls after
-the response's last byte is written.
+the response's last byte is written, either on a small thread pool (in production, so
+the worker is free for the next webhook) or in the worker itself.
 
 Nothing a caller's connection depends on waits for this: every failure path of the work
 done afterwards (Twilio refusing a call, Redis gone) already has its own recovery, the
@@ -20,7 +21,9 @@ response) scheduled work runs at once and its exceptions propagate, as before.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from flask import Response, after_this_request, g, has_request_context
@@ -36,25 +39,54 @@ def run_now(work: Work) -> None:
     work()
 
 
-def after_response(work: Work) -> None:
-    """Run `work` once the current response has been sent; at once outside a request.
+class AfterResponse:
+    """Schedules work for after the current response (the web app's `after`).
 
-    Work scheduled during one request runs in the order it was scheduled.
+    Args:
+        threads: run each response's work on a pool of this many threads in the process,
+            so a sync gunicorn worker goes back to answering webhooks while the REST
+            requests wait on Twilio; 0 runs it in the worker itself, when the server closes
+            the response (in-process apps on the simulator's virtual clock need that order).
     """
-    if not has_request_context():
-        work()
-        return
-    pending: list[Work] | None = g.get(_PENDING)
-    if pending is None:
-        pending = []
-        setattr(g, _PENDING, pending)
-        after_this_request(partial(_attach, pending))
-    pending.append(work)
 
+    def __init__(self, threads: int = 0) -> None:
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
-def _attach(pending: list[Work], response: Response) -> Response:
-    response.call_on_close(partial(_run_all, pending))
-    return response
+    def __call__(self, work: Work) -> None:
+        """Run `work` once the current response has been sent; at once outside a request.
+
+        Work scheduled during one request runs in the order it was scheduled.
+        """
+        if not has_request_context():
+            work()
+            return
+        pending: list[Work] | None = g.get(_PENDING)
+        if pending is None:
+            pending = []
+            setattr(g, _PENDING, pending)
+            after_this_request(partial(self._attach, pending))
+        pending.append(work)
+
+    def _attach(self, pending: list[Work], response: Response) -> Response:
+        response.call_on_close(partial(self._start, pending))
+        return response
+
+    def _start(self, pending: list[Work]) -> None:
+        if self.threads <= 0:
+            _run_all(pending)
+        else:
+            self._executor().submit(_run_all, pending)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        # Made on first use, in the gunicorn worker: a pool made before the fork would
+        # have no threads in the child. Its threads are joined when the worker exits, so
+        # a graceful restart finishes the REST requests already decided on.
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="after-response")
+            return self._pool
 
 
 def _run_all(pending: list[Work]) -> None:

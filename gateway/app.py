@@ -23,7 +23,7 @@ from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import api, escalation, reports_api, voice
-from gateway.afterwards import after_response
+from gateway.afterwards import AfterResponse
 from gateway.context import EXTENSION, Gateway
 from gateway.events import EventSink
 from gateway.flowconfig import FlowConfig
@@ -89,7 +89,7 @@ def create_app(
         deadline_s=settings.transfer_deadline_s,
         clock=clock or utc_now,
         recorder=recorder or RQRecorder(settings, event_queue(redis_connection(settings))),
-        after=after_response,
+        after=AfterResponse(settings.after_response_threads),
     )
     app = Flask(__name__)
     # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.
@@ -152,6 +152,7 @@ def simulator_app(sim: Simulator) -> Flask:
         twilio_account_sid=sim.account_sid,
         twilio_auth_token=sim.auth_token,
         public_base_url=sim.app_url,
+        after_response_threads=0,  # in process: done before the virtual clock moves on
     )
 
     def virtual_now() -> datetime:

@@ -99,6 +99,9 @@ class Settings:
     coordinate_decimals: int = -1  # -1: keep only the county; 0..3: rounded coordinates
     analyst_api_keys: tuple[str, ...] = field(default=(), repr=False)
     transfer_deadline_s: int = 90
+    # Threads per web process for the REST requests a webhook sends after answering
+    # (gateway.afterwards); 0 sends them from the worker itself once it has answered.
+    after_response_threads: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -128,4 +131,5 @@ class Settings:
             coordinate_decimals=_int(env, "COORDINATE_DECIMALS", -1, -1, 3),
             analyst_api_keys=tuple(k for k in _text(env, "ANALYST_API_KEYS").split(",") if k),
             transfer_deadline_s=_int(env, "TRANSFER_DEADLINE_S", 90, 30, 600),
+            after_response_threads=_int(env, "AFTER_RESPONSE_THREADS", 4, 0, 64),
         )

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from gateway.afterwards import after_response
+from gateway.afterwards import AfterResponse
 from tests.app.harness import AUTH_TOKEN, GATEWAY_NUMBER, PUBLIC_URL, WYANDOTTE_LINE, Harness
 
 CALLER_SID = "CA" + "0" * 31 + "7"
 
 
-def app_that_schedules(done: list[str], fail_first: bool = False) -> Flask:
+def app_that_schedules(
+    done: list[str], fail_first: bool = False, after: AfterResponse | None = None
+) -> Flask:
     app = Flask(__name__)
+    after_response = after or AfterResponse()
 
     @app.post("/hook")
     def hook() -> str:
@@ -61,6 +65,7 @@ def test_a_failing_piece_is_logged_and_the_rest_still_runs(
 
 def test_outside_a_request_work_runs_at_once_and_its_errors_propagate() -> None:
     done: list[str] = []
+    after_response = AfterResponse(threads=4)
     after_response(lambda: done.append("now"))
     assert done == ["now"]
 
@@ -69,6 +74,30 @@ def test_outside_a_request_work_runs_at_once_and_its_errors_propagate() -> None:
 
     with pytest.raises(RuntimeError, match="no Redis"):
         after_response(fails)
+
+
+def test_on_a_pool_the_work_runs_on_another_thread_in_order_once_the_response_is_closed() -> None:
+    done: list[str] = []
+    threads: list[str] = []
+    finished = threading.Event()
+    after = AfterResponse(threads=1)  # one thread: both requests' work in order
+    app = app_that_schedules(done, after=after)
+
+    @app.post("/more")
+    def more() -> str:
+        after(lambda: threads.append(threading.current_thread().name))
+        after(finished.set)
+        return "<Response/>"
+
+    client = app.test_client()
+    client.post("/hook", buffered=True)
+    response = client.post("/more", buffered=False)
+    assert not finished.is_set()
+    response.close()
+
+    assert finished.wait(5)
+    assert done == ["answered", "first", "second"]
+    assert threads[0].startswith("after-response") and threads[0] != "MainThread"
 
 
 def test_the_inbound_webhook_answers_the_caller_before_it_rings_the_center(

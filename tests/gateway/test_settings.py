@@ -14,6 +14,8 @@ def test_defaults_need_no_environment() -> None:
     assert settings.tables_dir == DEFAULT_TABLES_DIR
     assert settings.database_url.startswith("sqlite:///")
     assert settings.transfer_deadline_s == 90
+    assert settings.after_response_threads == 4
+    assert Settings.from_env({"AFTER_RESPONSE_THREADS": "0"}).after_response_threads == 0
 
 
 def test_a_secret_can_come_from_a_file(tmp_path: Path) -> None:
@@ -36,6 +38,7 @@ def test_secrets_never_appear_in_the_repr() -> None:
     [
         ({"RETENTION_DAYS": "soon"}, "RETENTION_DAYS='soon': not a whole number"),
         ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS=0: must be between 1 and 3650"),
+        ({"AFTER_RESPONSE_THREADS": "-1"}, "AFTER_RESPONSE_THREADS=-1: must be between 0 and 64"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379': must start with"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL='mysql://x': must start with"),
         ({"ROUTING_TABLES": "/no/such/dir"}, "ROUTING_TABLES=/no/such/dir: no such file"),
