@@ -78,6 +78,8 @@ def start_gunicorn(
     records each request's path, status and handling time in microseconds."""
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "--config",
+        "python:gateway.serving",
         "--workers",
         str(workers),
         "--bind",

@@ -224,7 +224,9 @@ class Escalations:
             return None
         if done[1] == "started":
             self._dial_from(transfer_id, 0)
-            self.watchdog.schedule(transfer_id)
+            # Enqueueing the watchdog costs several Redis round trips: after the answer too,
+            # behind the call to 911, which must not wait for it.
+            self.service.after(partial(self.watchdog.schedule, transfer_id))
         return done[1]
 
     def counselor_menu(

@@ -9,9 +9,10 @@ escalation line hears in its whisper if the counselor brings 911 back. No coordi
 callback number lives only here, in the value with its TTL: never in a key, an event, a log
 line or a job argument.
 
-Changes go through `TransferStore.update`, an optimistic transaction (WATCH/MULTI): two
-webhooks about the same transfer, handled by different workers at the same moment, never
-overwrite each other's change.
+Changes go through `TransferStore.update`, an optimistic compare-and-set (a Lua script
+that writes only if the value is still the one the change was computed from, else the
+change runs again): two webhooks about the same transfer, handled by different workers at
+the same moment, never overwrite each other's change.
 """
 
 from __future__ import annotations
@@ -193,6 +194,18 @@ class Transfer:
             self.history.append({"at": at, "kind": kind, **detail})
 
 
+# Compare-and-set in one round trip: write the new value only if the key still holds the
+# value the change was computed from. (WATCH/MULTI/EXEC took three round trips; under load
+# each one is a context switch, and a webhook makes one or two changes.)
+SWAP_IF_UNCHANGED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+
 def new_transfer_id() -> str:
     """A random transfer id; nothing in it is derived from the caller."""
     return "tr_" + secrets.token_hex(8)
@@ -209,6 +222,7 @@ class TransferStore:
     def __init__(self, client: redis.Redis, ttl_s: int = TRANSFER_TTL_S) -> None:
         self.redis = client
         self.ttl_s = ttl_s
+        self._swap = client.register_script(SWAP_IF_UNCHANGED)
 
     @staticmethod
     def key(transfer_id: str) -> str:
@@ -288,22 +302,18 @@ class TransferStore:
             The saved transfer and what `change` returned; None for an unknown transfer.
         """
         key = self.key(transfer_id)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)  # type: ignore[no-untyped-call]
-                    raw = pipe.get(key)
-                    if raw is None:
-                        pipe.unwatch()
-                        return None
-                    transfer = Transfer.from_json(_text(raw))
-                    result = change(transfer)
-                    pipe.multi()
-                    pipe.set(key, transfer.to_json(), ex=self.ttl_s)
-                    pipe.execute()
-                    return transfer, result
-                except redis.WatchError:
-                    continue
+        while True:
+            raw = self.redis.get(key)
+            if raw is None:
+                return None
+            text = _text(raw)
+            transfer = Transfer.from_json(text)
+            result = change(transfer)
+            changed = transfer.to_json()
+            if changed == text:
+                return transfer, result  # a duplicate or irrelevant callback: nothing to write
+            if self._swap(keys=[key], args=[raw, changed, self.ttl_s]):
+                return transfer, result
 
 
 def _text(raw: object) -> str:

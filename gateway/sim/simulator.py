@@ -260,7 +260,11 @@ class Simulator:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Serves the REST API without a log line per request (a load run makes thousands)."""
+    """Serves the REST API without a log line per request (a load run makes thousands),
+    over HTTP/1.1 so a client's connection is kept between requests, as api.twilio.com
+    keeps it (every answer of the REST app has a Content-Length)."""
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Requests are in the timeline already."""

@@ -1,0 +1,86 @@
+"""Live transfer state in Redis: it round-trips whole, and concurrent changes never collide."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from gateway.state import (
+    Attempt,
+    Escalation,
+    EscalationAttempt,
+    Transfer,
+    TransferStore,
+    new_transfer_id,
+)
+
+
+def a_transfer(**changes: object) -> Transfer:
+    transfer = Transfer(
+        id=new_transfer_id(),
+        origin="api",
+        psap_id="wyandotte-911",
+        status="dialing",
+        created_at=1_780_000_000.0,
+        dial_plan=["kc-kansas", "ks-statewide", "national"],
+        callback_number="+18165550123",
+    )
+    for name, value in changes.items():
+        setattr(transfer, name, value)
+    return transfer
+
+
+def test_a_transfer_with_attempts_history_and_an_escalation_round_trips_whole() -> None:
+    transfer = a_transfer(
+        attempts=[Attempt("kc-kansas", "failed", "no-answer", "CA1", 3.0), Attempt("ks-statewide")],
+        escalation=Escalation(2, "key", 40.0, attempts=[EscalationAttempt(1, call_sid="CA9")]),
+    )
+    transfer.note(1.0, "caller_arrived")
+    transfer.note(2.0, "dial_result", status="busy")
+
+    assert Transfer.from_json(transfer.to_json()) == transfer
+
+
+def test_changes_racing_from_many_threads_are_all_kept(gateway_redis: redis.Redis) -> None:
+    store = TransferStore(gateway_redis)
+    transfer = a_transfer()
+    store.create(transfer, window_s=60)
+    start = threading.Barrier(8)  # 96 notes: under the history cap (100)
+
+    def add_notes(worker: int) -> None:
+        start.wait()
+        for i in range(12):
+            store.update(transfer.id, lambda t, w=worker, i=i: t.note(float(i), f"w{w}-{i}"))
+
+    threads = [threading.Thread(target=add_notes, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    saved = store.get(transfer.id)
+    assert saved is not None
+    assert sorted(h["kind"] for h in saved.history) == sorted(
+        f"w{w}-{i}" for w in range(8) for i in range(12)
+    )
+
+
+def test_changing_an_unknown_transfer_changes_nothing(gateway_redis: redis.Redis) -> None:
+    store = TransferStore(gateway_redis)
+    assert store.update("tr_0000000000000000", lambda t: t.note(0.0, "x")) is None
+    assert gateway_redis.get(TransferStore.key("tr_0000000000000000")) is None
+
+
+def test_a_change_that_changes_nothing_writes_nothing(gateway_redis: redis.Redis) -> None:
+    store = TransferStore(gateway_redis)
+    transfer = a_transfer()
+    store.create(transfer, window_s=60)
+    key = TransferStore.key(transfer.id)
+    ttl_before = gateway_redis.pttl(key)
+    gateway_redis.persist(key)  # a write (SET ... EX) would give it a TTL again
+
+    done = store.update(transfer.id, lambda t: t.status)
+
+    assert done is not None and done[1] == "dialing"
+    assert ttl_before > 0 and gateway_redis.ttl(key) == -1
