@@ -257,6 +257,21 @@ def partnership_refusal(
             f"not eligible: {request.call_type} at {request.risk.value} risk is not in the "
             f"decision matrix with {tables.centers[center_id].name}",
         )
+    return _no_agreement(tables, center_ids)
+
+
+def agreement_refusal(
+    tables: RoutingTables, psap_id: str, center_ids: tuple[str, ...]
+) -> Refusal | None:
+    """A keyed transfer (a ZIP code or # on the call) carries no triage to check: keying it
+    is the call-taker's own eligibility decision. It still needs a transfer agreement
+    between the PSAP and the chosen center or the center serving the location."""
+    if any((psap_id, center_id) in tables.partnerships for center_id in center_ids):
+        return None
+    return _no_agreement(tables, center_ids)
+
+
+def _no_agreement(tables: RoutingTables, center_ids: tuple[str, ...]) -> Refusal:
     names = " or ".join(tables.centers[c].name for c in dict.fromkeys(center_ids))
     return Refusal("no-partnership", f"not eligible: no transfer agreement with {names}")
 

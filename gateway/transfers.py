@@ -34,6 +34,7 @@ from gateway.intake import (
     InputError,
     Refusal,
     TransferRequest,
+    agreement_refusal,
     partnership_refusal,
     triage_refusal,
     unknown_zip,
@@ -393,6 +394,18 @@ class TransferService:
             origin=origin,
             psap_id=psap_id,
         )
+        centers = (decision.center_id, decision.located_center_id)
+        refusal = agreement_refusal(self.router.tables, psap_id, centers)
+        if refusal is not None:
+            self.emit(
+                transfer.id,
+                EventKind.DECLINED_AT_TRIAGE,
+                f"{transfer.id}:declined",
+                reason=refusal.reason,
+            )
+            name = self.router.tables.centers[decision.center_id].name
+            text = f"There is no transfer agreement with {name}. 9 1 1 keeps the call."
+            return twiml.menu(self.links, tries, text)
         # Not findable by the PSAP's other calls: between this and connect() a second call
         # from the same PSAP would otherwise take it as "the PSAP's only pending transfer".
         self.store.create(transfer, self.flow.pending_window_s, findable=False)
@@ -883,11 +896,11 @@ def transfer_view(transfer: Transfer) -> dict[str, Any]:
         "arrived_at": _iso(transfer.arrived_at),
         "deadline_at": _iso(transfer.deadline_at),
         "timeline": [{**step, "at": _iso(step["at"])} for step in transfer.history],
-        "escalation": _escalation_view(transfer),
+        "escalation": escalation_view(transfer),
     }
 
 
-def _escalation_view(transfer: Transfer) -> dict[str, Any] | None:
+def escalation_view(transfer: Transfer) -> dict[str, Any] | None:
     """The bounce-back's state; numbers are named by their index, never written out."""
     escalation = transfer.escalation
     if escalation is None:

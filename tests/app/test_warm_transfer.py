@@ -273,6 +273,27 @@ def test_a_zip_code_keyed_without_a_registered_transfer_routes_the_caller(
     assert requested[0].data["origin"] == "zip"
 
 
+def test_a_keyed_zip_with_no_transfer_agreement_keeps_the_call_with_911_and_says_why(
+    harness: Harness,
+) -> None:
+    # Wyandotte's agreements are with the Kansas City, KS center and the Spanish line; a
+    # Lawrence (Douglas County) ZIP is the Kansas statewide line's.
+    timeline = harness.play(
+        [line(KS_STATEWIDE, "ks-statewide", answer=5, actions=ACCEPTS)],
+        caller_actions=[{"at": 2, "press": "66044#"}, {"at": 150, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert not timeline.party_legs("ks-statewide")  # nobody was rung
+    assert any(
+        "There is no transfer agreement with Sample Kansas Statewide Crisis Line. 9 1 1 keeps"
+        in text
+        for text in said(timeline, "caller")
+    )
+    declined = [e for e in harness.sink.events if e.kind == EventKind.DECLINED_AT_TRIAGE]
+    assert [e.data["reason"] for e in declined] == ["no-partnership"]
+
+
 def test_pound_alone_routes_by_the_psap_own_area(harness: Harness) -> None:
     timeline = harness.play(
         [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
