@@ -21,7 +21,7 @@ from gateway.context import gateway
 from gateway.escalation import escalations
 from gateway.intake import InputError, Refusal, parse_request, parse_route_query
 from gateway.security import center_key_required, psap_key_required
-from gateway.transfers import transfer_view
+from gateway.transfers import escalation_view, transfer_view
 
 P = ParamSpec("P")
 log = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ def route() -> ResponseReturnValue:
 def escalate(transfer_id: str) -> ResponseReturnValue:
     """Bring the originating 911 center back into the caller's room (bounce-back).
 
-    The first 911 line is rung before this answers; a repeated request dials nothing more.
+    The first 911 line is rung as soon as this has answered (no queue); a repeated request
+    dials nothing more. `GET .../escalation` follows its progress.
     """
     result = None
     if _TRANSFER_ID.match(transfer_id):
@@ -113,3 +114,20 @@ def escalate(transfer_id: str) -> ResponseReturnValue:
     if code >= 400:
         return jsonify({"error": result, "message": message}), code
     return jsonify({"transfer_id": transfer_id, "escalation": result, "message": message}), code
+
+
+@bp.get("/transfers/<transfer_id>/escalation")
+@center_key_required
+def show_escalation(transfer_id: str) -> ResponseReturnValue:
+    """How the bounce-back to 911 is going, for the center whose counselor has the caller.
+
+    Only the escalation: the center does not see the PSAP's triage or routing details.
+    """
+    transfer = gateway().service.store.get(transfer_id) if _TRANSFER_ID.match(transfer_id) else None
+    if transfer is None:
+        return jsonify({"error": "not-found", "message": "no such transfer"}), 404
+    accepted = transfer.accepted()
+    if accepted is None or accepted.center_id != g.center_id:
+        _, message = ESCALATE_ANSWERS["forbidden"]
+        return jsonify({"error": "forbidden", "message": message}), 403
+    return jsonify({"transfer_id": transfer.id, "escalation": escalation_view(transfer)})

@@ -23,6 +23,7 @@ from tests.app.harness import (
     KS_STATEWIDE_CENTER_KEY,
     PSAP_ALTERNATE,
     PSAP_ESCALATION,
+    PUBLIC_URL,
     WYANDOTTE_KEY,
     Harness,
     assert_caller_never_dropped,
@@ -78,12 +79,15 @@ def all_three_together(timeline: Timeline, psap: str) -> bool:
     ) and timeline.connected("kc-kansas", psap)
 
 
-def escalate(harness: Harness, transfer_id: str, key: str = KC_KANSAS_CENTER_KEY) -> Any:
-    return harness.client().post(
-        f"/api/v1/transfers/{transfer_id}/escalate",
-        headers={"Authorization": f"Bearer {key}"},
-        base_url="https://gateway.test",
+def as_center(harness: Harness, method: str, path: str, key: str) -> Any:
+    """A center system's request to the API, with its key."""
+    return harness.client().open(
+        path, method=method, headers={"Authorization": f"Bearer {key}"}, base_url=PUBLIC_URL
     )
+
+
+def escalate(harness: Harness, transfer_id: str, key: str = KC_KANSAS_CENTER_KEY) -> Any:
+    return as_center(harness, "POST", f"/api/v1/transfers/{transfer_id}/escalate", key)
 
 
 def test_the_counselor_key_brings_911_back_through_the_alternate_when_the_escalation_line_is_busy(
@@ -163,6 +167,48 @@ def test_the_escalate_api_rings_911_into_the_room_as_soon_as_it_has_answered(
         "requested_at": status.get_json()["escalation"]["requested_at"],
         "attempts": [{"number_index": 0, "status": "joined", "result": None}],
     }
+
+
+def escalation_status(harness: Harness, transfer_id: str, key: str) -> Any:
+    return as_center(harness, "GET", f"/api/v1/transfers/{transfer_id}/escalation", key)
+
+
+def test_the_accepting_center_can_follow_the_escalation_and_no_other_center_can(
+    harness: Harness,
+) -> None:
+    transfer_id = harness.register()["transfer_id"]
+    seen: list[tuple[int, Any]] = []
+
+    def before_and_after() -> None:
+        seen.append(tuple_of(escalation_status(harness, transfer_id, KC_KANSAS_CENTER_KEY)))
+        escalate(harness, transfer_id)
+        seen.append(tuple_of(escalation_status(harness, transfer_id, KC_KANSAS_CENTER_KEY)))
+
+    harness.at(30, before_and_after)
+    harness.play(
+        [
+            counselor(ACCEPTS_AND_STAYS),
+            line(PSAP_ESCALATION, "psap-escalation", answer=3, actions=JOINS),
+        ]
+    )
+
+    assert seen[0] == (200, {"transfer_id": transfer_id, "escalation": None})
+    ringing = seen[1][1]["escalation"]
+    assert (seen[1][0], ringing["status"], ringing["by"]) == (200, "dialing", "api")
+    assert ringing["attempts"] == [{"number_index": 0, "status": "dialing", "result": None}]
+    done = escalation_status(harness, transfer_id, KC_KANSAS_CENTER_KEY).get_json()
+    assert done["escalation"]["status"] == "joined"
+    assert "callback" not in str(done) and "555" not in str(done)  # nothing about the caller
+    other = escalation_status(harness, transfer_id, KS_STATEWIDE_CENTER_KEY)
+    assert other.status_code == 403 and other.get_json()["error"] == "forbidden"
+    assert escalation_status(harness, transfer_id, "not-a-key").status_code == 401
+    assert (
+        escalation_status(harness, "tr_0000000000000000", KC_KANSAS_CENTER_KEY).status_code == 404
+    )
+
+
+def tuple_of(response: Any) -> tuple[int, Any]:
+    return response.status_code, response.get_json()
 
 
 def dialed_now(harness: Harness) -> int:
