@@ -126,8 +126,7 @@ def show_escalation(transfer_id: str) -> ResponseReturnValue:
     transfer = gateway().service.store.get(transfer_id) if _TRANSFER_ID.match(transfer_id) else None
     if transfer is None:
         return jsonify({"error": "not-found", "message": "no such transfer"}), 404
-    accepted = transfer.accepted()
-    if accepted is None or accepted.center_id != g.center_id:
+    if not transfer.accepted_by(g.center_id):
         _, message = ESCALATE_ANSWERS["forbidden"]
         return jsonify({"error": "forbidden", "message": message}), 403
     return jsonify({"transfer_id": transfer.id, "escalation": escalation_view(transfer)})

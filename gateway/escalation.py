@@ -440,7 +440,7 @@ def _start(
     has_numbers: bool,
 ) -> str:
     accepted = transfer.accepted()
-    if center_id is not None and (accepted is None or accepted.center_id != center_id):
+    if center_id is not None and not transfer.accepted_by(center_id):
         tried = any(a.center_id == center_id for a in transfer.attempts)
         return "not-connected" if tried and accepted is None else "forbidden"
     if counselor_sid and (accepted is None or accepted.call_sid != counselor_sid):

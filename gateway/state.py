@@ -188,6 +188,11 @@ class Transfer:
         """The attempt whose counselor accepted, if any."""
         return next((a for a in self.attempts if a.status == "accepted"), None)
 
+    def accepted_by(self, center_id: str) -> bool:
+        """Whether a counselor of this center has the caller (who may escalate, and see it)."""
+        accepted = self.accepted()
+        return accepted is not None and accepted.center_id == center_id
+
     def note(self, at: float, kind: str, **detail: Any) -> None:
         """Add a step to the transfer's own timeline (bounded: a loop cannot grow it)."""
         if len(self.history) < MAX_HISTORY:

@@ -222,15 +222,18 @@ class TransferService:
             )
         if refusal is not None or decision is None:
             assert refusal is not None
-            self.emit(
-                transfer_id,
-                EventKind.DECLINED_AT_TRIAGE,
-                f"{transfer_id}:declined",
-                reason=refusal.reason,
-            )
+            self._declined(transfer_id, refusal)
             return refusal
         transfer = self._register(transfer_id, psap_id, request, decision)
         return Created(transfer, decision, self.flow.gateway_number)
+
+    def _declined(self, transfer_id: str, refusal: Refusal) -> None:
+        self.emit(
+            transfer_id,
+            EventKind.DECLINED_AT_TRIAGE,
+            f"{transfer_id}:declined",
+            reason=refusal.reason,
+        )
 
     def _route(self, query: LocationQuery) -> Decision:
         try:
@@ -397,12 +400,7 @@ class TransferService:
         centers = (decision.center_id, decision.located_center_id)
         refusal = agreement_refusal(self.router.tables, psap_id, centers)
         if refusal is not None:
-            self.emit(
-                transfer.id,
-                EventKind.DECLINED_AT_TRIAGE,
-                f"{transfer.id}:declined",
-                reason=refusal.reason,
-            )
+            self._declined(transfer.id, refusal)
             name = self.router.tables.centers[decision.center_id].name
             text = f"There is no transfer agreement with {name}. 9 1 1 keeps the call."
             return twiml.menu(self.links, tries, text)
