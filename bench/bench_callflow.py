@@ -292,7 +292,8 @@ def report(
         "until the first hangs up at 30 s), on the simulator's real clock, against "
         f"`gunicorn 'gateway.app:create_app()'` with {server} and Redis on "
         f"127.0.0.1 (db 11), no RQ worker running; the simulator sends webhooks from "
-        f"{sim_threads} threads. Each call had registered its transfer "
+        f"{sim_threads} threads, through a sending process of its own. Each call had "
+        "registered its transfer "
         "through the PSAP API and carries X-Transfer-Id.",
         f"Command: `{command}`.",
         "",
@@ -336,6 +337,7 @@ def report(
         f"({gateway_cpu_s / o.wall_s:.0%} of one core) |",
         f"| simulator process CPU (loop, REST API, webhook threads) | {o.cpu_s:.1f} s "
         f"({o.cpu_share:.0%} of one core) |",
+        f"| webhook sender process CPU (sends and times each webhook) | {o.sender_cpu_s:.1f} s |",
         f"| simulator loop thread CPU | {o.loop_cpu_s:.2f} s |",
         f"| simulator REST API handling ({len(m.rest_s)} requests from the gateway) | "
         f"p50 {ms(m.rest_s, 50)}, p99 {ms(m.rest_s, 99)}, max {ms(m.rest_s, 100)} |",
@@ -345,8 +347,10 @@ def report(
         f"p50 {ms(o.send_waits_s, 50)}, p99 {ms(o.send_waits_s, 99)}, "
         f"max {ms(o.send_waits_s, 100)} |",
         "",
-        "Webhook response time is what the simulator waited for each answer (connect, queueing "
-        "in gunicorn's backlog, handling, and the simulator's own HTTP client); gunicorn's "
+        "Webhook response time is what the simulator's webhook sender measured for each "
+        "answer (connect, queueing in gunicorn's backlog, handling, and the sender's own HTTP "
+        "client); the sender is a child process that does nothing else (gateway/sim/sender.py), "
+        "so the simulator's REST API and engine do not hold up its clock; gunicorn's "
         "handling time (its access log's %(D)s) leaves out the backlog and the client. "
         "The REST requests a webhook decides on (ringing the center or the PSAP, "
         "announcements, cancels) go out after its answer, from the worker's after-response "

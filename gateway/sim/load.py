@@ -45,6 +45,8 @@ class Overhead:
         lags_s: for each event run, how long after its scheduled time it ran.
         send_waits_s: for each webhook sent from the thread pool (load mode), how long it
             waited for a free thread before it was sent (not part of its response time).
+        sender_cpu_s: CPU seconds of the child process that sent the webhooks (load mode
+            over HTTP), not counted in cpu_s.
     """
 
     wall_s: float = 0.0
@@ -52,6 +54,7 @@ class Overhead:
     loop_cpu_s: float = 0.0
     lags_s: list[float] = field(default_factory=list)
     send_waits_s: list[float] = field(default_factory=list)
+    sender_cpu_s: float = 0.0
 
     @property
     def cpu_share(self) -> float:

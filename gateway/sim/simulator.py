@@ -34,6 +34,7 @@ from gateway.sim.engine import Engine, EngineConfig
 from gateway.sim.load import DEFAULT_WORKERS, LoadRun, Overhead
 from gateway.sim.rest import create_rest_app
 from gateway.sim.scenario import Caller, Scenario
+from gateway.sim.sender import ProcessTransport
 from gateway.sim.timeline import Timeline
 from gateway.sim.webhooks import HttpTransport, Transport, WebhookClient, WsgiTransport
 from gateway.telephony import build_client, rewrite_url
@@ -97,10 +98,17 @@ class Simulator:
         self.rest_seconds: list[float] = []
         self._server_thread: threading.Thread | None = None
 
-    def _new_engine(self, scenario: Scenario, executor: Executor | None = None) -> Engine:
+    def _new_engine(
+        self,
+        scenario: Scenario,
+        executor: Executor | None = None,
+        transport: Transport | None = None,
+    ) -> Engine:
         config = EngineConfig(self.account_sid, self.app_url, scenario)
         scheduler = Scheduler(realtime=self.clock == "real", settle_s=self.settle_s)
-        webhooks = WebhookClient(self.transport, self.auth_token, on_answer=scheduler.touch)
+        webhooks = WebhookClient(
+            transport or self.transport, self.auth_token, on_answer=scheduler.touch
+        )
         return Engine(config, scheduler, webhooks, executor)
 
     # The REST API -----------------------------------------------------------------------
@@ -195,8 +203,10 @@ class Simulator:
         Call i (from 0) arrives at `caller.at + i * stagger_s`, as party `caller-NNN`, with
         the scenario's actions timed from its own arrival. All calls share the scenario's
         lines. On the real clock against an HTTP application, webhooks go out from a pool
-        of `workers` threads, so the application sees them concurrently; otherwise they
-        are sent one at a time, as `run` does. The run lasts until every call is over (or
+        of `workers` threads, so the application sees them concurrently, and are sent and
+        timed by a child process of their own (gateway/sim/sender.py), so the simulator's
+        own work does not count as the application's response time; otherwise they are
+        sent one at a time, as `run` does. The run lasts until every call is over (or
         `max_duration` after the first call arrives). `vary(i, caller)` may give copy i a
         caller of its own, e.g. with its own SIP headers (`dataclasses.replace`).
 
@@ -208,12 +218,11 @@ class Simulator:
         if stagger_s < 0:
             raise ValueError("stagger_s must not be negative")
         concurrent = self.clock == "real" and isinstance(self.transport, HttpTransport)
-        executor = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sim-webhook")
-            if concurrent
-            else None
-        )
-        engine = self._new_engine(scenario, executor)
+        executor, sender = None, None
+        if concurrent:
+            executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sim-webhook")
+            sender = ProcessTransport(workers)
+        engine = self._new_engine(scenario, executor, sender)
         self.engine = engine
         caller = scenario.caller
         width = max(3, len(str(count)))
@@ -230,7 +239,10 @@ class Simulator:
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
+            if sender is not None:
+                sender.close()
         overhead.send_waits_s = list(engine.send_waits)
+        overhead.sender_cpu_s = sender.cpu_s if sender is not None else 0.0
         with engine.lock:
             timeline = engine.finish()
         return LoadRun(timeline, callers, overhead)
