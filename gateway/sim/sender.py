@@ -61,6 +61,11 @@ class ProcessTransport:
         self._reader = threading.Thread(target=self._read, name="sim-sender-reader", daemon=True)
         self._reader.start()
 
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self._child.pid
+
     def send(
         self,
         method: str,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from flask import Flask
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from gateway.sim.scenario import Scenario, scenario_from_dict
 from gateway.sim.simulator import Simulator
@@ -40,3 +46,31 @@ def play(documents: dict[str, str], plan: Scenario) -> tuple[Timeline, Seen]:
 def in_process(app: Flask) -> Simulator:
     """A simulator calling `app` in process."""
     return Simulator(app=app, auth_token=AUTH_TOKEN)
+
+
+# (method, path with query, form, headers) of each request a `served` app received.
+Received = list[tuple[str, str, dict[str, str], dict[str, str]]]
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, Received, dict[str, Any]]]:
+    """A threaded HTTP server recording each request; `behaviour` changes its answer."""
+    seen: Received = []
+    behaviour: dict[str, Any] = {"delay": 0.0, "status": 200, "type": "text/xml"}
+
+    @Request.application
+    def app(request: Request) -> Response:
+        seen.append(
+            (request.method, request.full_path, request.form.to_dict(), dict(request.headers))
+        )
+        time.sleep(behaviour["delay"])
+        body = "<Response><Say>Grüß Gott</Say></Response>"
+        return Response(body, status=behaviour["status"], content_type=behaviour["type"])
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}", seen, behaviour
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

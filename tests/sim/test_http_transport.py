@@ -4,45 +4,15 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
-
 from gateway.sim.webhooks import HTTP_RETRIEVAL_FAILURE, HTTP_TIMEOUT, HttpTransport
-
-Seen = list[tuple[str, str, dict[str, str], dict[str, str]]]
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[str, Seen, dict[str, Any]]]:
-    """A threaded HTTP server recording each request; `behaviour` changes its answer."""
-    seen: Seen = []
-    behaviour: dict[str, Any] = {"delay": 0.0, "status": 200, "type": "text/xml"}
-
-    @Request.application
-    def app(request: Request) -> Response:
-        seen.append(
-            (request.method, request.full_path, request.form.to_dict(), dict(request.headers))
-        )
-        time.sleep(behaviour["delay"])
-        body = "<Response><Say>Grüß Gott</Say></Response>"
-        return Response(body, status=behaviour["status"], content_type=behaviour["type"])
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}", seen, behaviour
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+from tests.sim.conftest import Received
 
 
 def test_a_post_arrives_form_encoded_with_its_headers_and_the_answer_is_read(
-    served: tuple[str, Seen, dict[str, Any]],
+    served: tuple[str, Received, dict[str, Any]],
 ) -> None:
     url, seen, _ = served
     result = HttpTransport().send(
@@ -64,7 +34,7 @@ def test_a_post_arrives_form_encoded_with_its_headers_and_the_answer_is_read(
 
 
 def test_a_get_sends_no_body_and_keeps_the_query_string(
-    served: tuple[str, Seen, dict[str, Any]],
+    served: tuple[str, Received, dict[str, Any]],
 ) -> None:
     url, seen, _ = served
     result = HttpTransport().send("GET", f"{url}/next?CallSid=CA1&a=b%20c", {}, {}, (5, 15))
@@ -75,7 +45,7 @@ def test_a_get_sends_no_body_and_keeps_the_query_string(
 
 
 def test_an_error_status_is_a_response_not_a_transport_failure(
-    served: tuple[str, Seen, dict[str, Any]],
+    served: tuple[str, Received, dict[str, Any]],
 ) -> None:
     url, _, behaviour = served
     behaviour["status"] = 500
@@ -85,7 +55,7 @@ def test_an_error_status_is_a_response_not_a_transport_failure(
 
 
 def test_a_slow_answer_is_twilios_timeout_error(
-    served: tuple[str, Seen, dict[str, Any]],
+    served: tuple[str, Received, dict[str, Any]],
 ) -> None:
     url, _, behaviour = served
     behaviour["delay"] = 1.0
@@ -105,7 +75,7 @@ def test_nobody_listening_is_twilios_retrieval_failure() -> None:
     assert "ConnectionRefusedError" in result.error
 
 
-def test_it_is_safe_to_share_between_threads(served: tuple[str, Seen, dict[str, Any]]) -> None:
+def test_it_is_safe_to_share_between_threads(served: tuple[str, Received, dict[str, Any]]) -> None:
     url, seen, _ = served
     transport = HttpTransport()
     results = []

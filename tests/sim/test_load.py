@@ -123,6 +123,7 @@ def test_five_concurrent_calls_are_transferred_and_escalated_by_a_gateway_over_h
             return dataclasses.replace(caller, sip_headers={"X-Transfer-Id": ids[i]})
 
         run = sim.run_many(_accept_then_escalate(), 5, stagger_s=0.1, vary=own_transfer)
+        assert run.overhead.sender_cpu_s > 0  # a child process sent and timed the webhooks
     finally:
         server.shutdown()
         server.server_close()
