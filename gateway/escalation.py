@@ -43,6 +43,7 @@ from gateway.events import EventKind
 from gateway.state import (
     ATTEMPT_OPEN,
     CONNECTED,
+    ENDED,
     ESCALATION_CANCELED,
     ESCALATION_DIALING,
     ESCALATION_FAILED,
@@ -235,6 +236,13 @@ class Escalations:
         """The counselor's key in the * menu: 9 escalates; then back to the caller's room."""
         room = f"transfer-{transfer_id}"
         message = "Returning you to the caller."
+        try:
+            transfer = self.service.store.get(transfer_id)
+        except redis.RedisError:
+            transfer = None  # unknown: the counselor goes back, or 9 says what failed
+        if transfer is not None and transfer.status == ENDED:
+            # The caller left while the counselor was in the menu: no room to go back to.
+            return twiml.goodbye(twiml.CALL_ENDED)
         if form.get("Digits") == "9":
             try:
                 result = self.request(transfer_id, "key", counselor_sid=form.get("CallSid", ""))

@@ -74,6 +74,8 @@ FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "ca
 # per leg under load. Answering is learned from the leg's own Url webhook (the whisper).
 LEG_EVENTS = ["completed"]
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+# What a counselor's join into the caller's room means (`_joined`).
+HANDED_OFF, ALONE = "handed-off", "alone"
 ACCEPTED_ANNOUNCEMENT = "A 9 8 8 counselor is connected. 9 1 1 may now leave the call."
 
 
@@ -643,25 +645,46 @@ class TransferService:
     ) -> VoiceResponse:
         """The counselor's <Dial> ended: they pressed * (the menu), or the caller left.
 
-        Twilio does not say which, so the caller's leg is asked: still up means the
-        counselor pressed * and hears the escalation menu before going back to the room.
+        Twilio does not say which. The caller leaving ends the transfer (its conference
+        event), but that event may come after this webhook, so the caller's leg is asked,
+        after the answer: a REST request takes 100-300 ms, too long to hold the counselor's
+        TwiML. The counselor hears the menu at once; a caller still there hears that the
+        counselor is still with them, and a counselor whose caller has gone is sent to
+        the closing message instead of the menu.
         """
         if form.get("CallStatus") in FINAL_CALL_STATUSES:
             return twiml.empty()
         transfer = self.store.get(transfer_id)
+        counselor_sid = form.get("CallSid", "")
         accepted = transfer.accepted() if transfer is not None else None
         if (
             transfer is not None
             and transfer.status == CONNECTED
             and accepted is not None
-            and accepted.call_sid == form.get("CallSid")
-            and self._caller_still_there(transfer)
+            and accepted.call_sid == counselor_sid
         ):
+            self.after(partial(self._counselor_stepped_out, transfer, counselor_sid))
+            return twiml.counselor_menu(self.links, transfer_id, index)
+        return twiml.goodbye(twiml.CALL_ENDED)
+
+    def _counselor_stepped_out(self, transfer: Transfer, counselor_sid: str) -> None:
+        if self._caller_still_there(transfer):
             # The counselor steps out of the room for a few seconds: the caller must not
             # wonder whether anyone is still there.
             self.announce(transfer, transfer.caller_sid, "/voice/announce/stay")
-            return twiml.counselor_menu(self.links, transfer_id, index)
-        return twiml.goodbye("The call has ended. Thank you.")
+            return
+        self._end_counselor(transfer.id, counselor_sid)
+
+    def _end_counselor(self, transfer_id: str, counselor_sid: str) -> None:
+        """The caller has gone: the counselor hears that the call ended, then hangs up."""
+        try:
+            self.twilio.calls(counselor_sid).update(
+                url=self.links.url("/voice/counselor-ended"), method="POST"
+            )
+        except TwilioException:
+            # In the menu, their key is answered from the state, which says goodbye once
+            # the caller's leaving is known; in a room, they are alone and may hang up.
+            log.warning("could not end the counselor's leg of %s", transfer_id)
 
     def _caller_still_there(self, transfer: Transfer) -> bool:
         try:
@@ -679,8 +702,10 @@ class TransferService:
         event, sid = form.get("StatusCallbackEvent", ""), form.get("CallSid", "")
         if event == "participant-join":
             done = self.change(transfer_id, lambda t, n: _joined(t, n, sid, form))
-            if done is not None and done[1]:
+            if done is not None and done[1] == HANDED_OFF:
                 self.announce(done[0], done[0].caller_sid, "/voice/announce")
+            elif done is not None and done[1] == ALONE:
+                self.after(partial(self._end_counselor, transfer_id, sid))
         elif event == "participant-leave" and (
             form.get("ReasonParticipantLeft") == "participant_hung_up"
         ):
@@ -853,18 +878,24 @@ def _cancel_escalation(transfer: Transfer) -> list[tuple[str, bool]]:
     return legs
 
 
-def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str]) -> bool:
-    """Record the room; True when this join is the accepting counselor's (the hand-off)."""
+def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str]) -> str:
+    """Record the room. HANDED_OFF when this join is the accepting counselor's first;
+    ALONE when the counselor comes back from the menu to a room that is not the caller's."""
+    room = form.get("ConferenceSid", "")
     if sid == transfer.caller_sid:
-        transfer.conference_sid = form.get("ConferenceSid", transfer.conference_sid)
-        return False
+        transfer.conference_sid = room or transfer.conference_sid
+        return ""
     accepted = transfer.accepted()
-    if accepted is None or accepted.call_sid != sid or transfer.outcome == "handed-off":
-        return False
+    if accepted is None or accepted.call_sid != sid:
+        return ""
+    if transfer.outcome == "handed-off":
+        # The caller's room ended when the caller left (only their leg ends it), and a
+        # <Dial><Conference> back to its name then starts a new, empty one.
+        return ALONE if room and transfer.conference_sid and room != transfer.conference_sid else ""
     transfer.outcome = "handed-off"
-    transfer.conference_sid = form.get("ConferenceSid", transfer.conference_sid)
+    transfer.conference_sid = room or transfer.conference_sid
     notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id)
-    return bool(transfer.conference_sid and transfer.caller_sid)
+    return HANDED_OFF if transfer.conference_sid and transfer.caller_sid else ""
 
 
 def _generic_whisper() -> str:

@@ -226,6 +226,9 @@ def announcement(message: str) -> VoiceResponse:
     return response
 
 
+CALL_ENDED = "The call has ended. Thank you."
+
+
 def goodbye(message: str) -> VoiceResponse:
     """For a center's leg only (never the caller's): say something and hang up."""
     response = VoiceResponse()

@@ -218,6 +218,14 @@ def counselor_done() -> VoiceResponse:
     return gateway().service.counselor_done(_transfer_id(), _index(), _form())
 
 
+@bp.post("/counselor-ended")
+@twilio_signed
+@center_leg
+def counselor_ended() -> VoiceResponse:
+    """Where a counselor's leg is sent when the caller left while they were in the menu."""
+    return twiml.goodbye(twiml.CALL_ENDED)
+
+
 @bp.post("/counselor-menu")
 @twilio_signed
 @counselor_leg

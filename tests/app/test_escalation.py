@@ -456,3 +456,70 @@ def test_while_the_counselor_is_in_the_menu_the_caller_is_told_to_stay_on_the_li
 def timeline_star_time(timeline: Timeline) -> float:
     (star,) = [e for e in timeline.of_kind("dtmf", "kc-kansas") if "*" in e.text]
     return star.t
+
+
+def test_when_the_caller_hangs_up_on_the_counselor_the_counselor_hears_the_call_ended(
+    harness: Harness,
+) -> None:
+    harness.register()
+    timeline = harness.play(
+        [counselor(ACCEPTS_AND_STAYS)], caller_actions=[{"at": 40, "hangup": True}]
+    )
+
+    assert_caller_never_dropped(timeline)
+    (leg,) = timeline.party_legs("kc-kansas")
+    assert leg.ended_at is not None and 40 <= leg.ended_at < 45
+    heard = [e.text for e in timeline.of_kind("media", "kc-kansas")]
+    assert any("The call has ended" in text for text in heard), heard
+    assert not any("Press 9" in text for text in heard)
+
+
+def test_a_counselor_whose_caller_left_before_the_gateway_heard_of_it_is_not_left_in_the_menu(
+    harness: Harness,
+) -> None:
+    """The counselor's <Dial> ends with the room; here its action webhook comes before the
+    conference event that says the caller left (seed 1 delays that event), so the gateway
+    answers with the menu, then asks Twilio about the caller and ends the counselor's leg."""
+    harness.register()
+    timeline = harness.play(
+        [counselor(ACCEPTS_AND_STAYS)],
+        caller_actions=[{"at": 40, "hangup": True}],
+        callbacks={"reorder": True, "seed": 1},
+    )
+
+    assert_caller_never_dropped(timeline)
+    (done,) = [e for e in timeline.of_kind("webhook") if "/voice/counselor-done" in e.text]
+    left = [e for e in timeline.of_kind("callback", "caller") if "participant-leave" in e.text]
+    assert left and left[0].t > done.t, "this order is the point of the test"
+    (leg,) = timeline.party_legs("kc-kansas")
+    assert leg.ended_at is not None and 40 <= leg.ended_at < 45
+    heard = [e.text for e in timeline.of_kind("media", "kc-kansas") if e.t >= 40]
+    assert heard[-1] == 'says "The call has ended. Thank you."', heard
+    assert all(i.start < 40 for i in timeline.connections("kc-kansas"))
+
+
+def test_a_caller_who_hangs_up_while_the_counselor_is_in_the_menu_ends_the_counselor_leg_too(
+    harness: Harness,
+) -> None:
+    harness.register()
+    timeline = harness.play(
+        [
+            counselor(
+                [
+                    *ACCEPTS_AND_STAYS[:1],
+                    {"at": 20, "press": "*"},
+                    {"at": 24, "press": "0"},
+                    {"at": 100, "hangup": True},
+                ]
+            )
+        ],
+        caller_actions=[{"at": 30, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    star = timeline_star_time(timeline)
+    assert all(i.start < star for i in timeline.connections("kc-kansas"))
+    heard = [e.text for e in timeline.of_kind("media", "kc-kansas") if e.t > star]
+    assert heard[-1] == 'says "The call has ended. Thank you."', heard
+    (leg,) = timeline.party_legs("kc-kansas")
+    assert leg.ended_at is not None and leg.ended_at < star + 15
