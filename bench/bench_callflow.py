@@ -181,7 +181,14 @@ def handling_times(access: Path) -> dict[str, list[float]]:
     return times
 
 
-def play(calls: int, stagger_s: float, workers: int, threads: int, sim_threads: int) -> Measured:
+def play(
+    calls: int,
+    stagger_s: float,
+    workers: int,
+    threads: int,
+    sim_threads: int,
+    sender_process: bool = True,
+) -> Measured:
     """Run the whole benchmark."""
     store = redis.Redis.from_url(REDIS_URL)
     store.flushdb()
@@ -213,7 +220,12 @@ def play(calls: int, stagger_s: float, workers: int, threads: int, sim_threads: 
             access.write_text("")  # only the calls' webhooks, not the registrations
             sim.rest_seconds.clear()
             run = sim.run_many(
-                load_scenario(SCENARIO), calls, stagger_s, vary=own_transfer, workers=sim_threads
+                load_scenario(SCENARIO),
+                calls,
+                stagger_s,
+                vary=own_transfer,
+                workers=sim_threads,
+                sender_process=sender_process,
             )
             gateway = gateway_cpu(process.pid) - cpu_before
         finally:
@@ -354,13 +366,44 @@ def report(
         "handling time (its access log's %(D)s) leaves out the backlog and the client. "
         "The REST requests a webhook decides on (ringing the center or the PSAP, "
         "announcements, cancels) go out after its answer, from the worker's after-response "
-        "threads (gateway/afterwards.py), so neither figure includes them; the one REST "
-        "request made inside a webhook is `/voice/counselor-done`'s fetch of the caller's "
-        "leg. The ring delay runs from the start of the caller's "
+        "threads (gateway/afterwards.py), so neither figure includes them; no webhook "
+        "makes a REST request while it answers. The ring delay runs from the start of the "
+        "caller's "
         "inbound webhook to the simulator receiving the Calls.json request; the escalation "
         "delay from the counselor's last key (the 9 of * 9) to the Calls.json request for the "
         "PSAP's line. Loop lag is how late the simulator ran each scheduled event: it stays "
         "small, so scripted times (and these delays) are not skewed by the load generator.",
+    ]
+    return "\n".join(lines)
+
+
+def sender_report(ours: list[Measured], in_process: list[Measured]) -> str:
+    """Side by side, run after run: webhooks sent by the sender process, and by the
+    simulator's own threads (how the load generator measured before)."""
+
+    def cell(m: Measured) -> str:
+        hooks = m.run.webhook_seconds()
+        return f"{ms(hooks, 50)} / {ms(hooks, 99)}"
+
+    def handled(m: Measured) -> str:
+        times = [t for path in m.handling_s.values() for t in path]
+        return f"{ms(times, 50)} / {ms(times, 99)}"
+
+    lines = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, the same benchmark as above, "
+        "alternating the two ways of sending webhooks run after run.",
+        f"Command: `.venv/bin/python bench/bench_callflow.py --runs {len(ours)} --compare-sender`.",
+        "",
+        "| run | sender process: webhook p50 / p99 | gunicorn handling p50 / p99 "
+        "| simulator's threads: webhook p50 / p99 | gunicorn handling p50 / p99 |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {i + 1} | {cell(a)} | {handled(a)} | {cell(b)} | {handled(b)} |"
+            for i, (a, b) in enumerate(zip(ours, in_process, strict=True))
+        ),
+        "",
+        "Gunicorn's handling time is the gateway's side and should not depend on who sends; "
+        "the difference in the webhook columns beyond it is the load generator's own delay.",
     ]
     return "\n".join(lines)
 
@@ -380,11 +423,25 @@ def main() -> int:
         help="the simulator's webhook threads (how many webhooks it has in flight at most)",
     )
     parser.add_argument("--runs", type=int, default=RUNS, help="whole runs, one after another")
+    parser.add_argument(
+        "--compare-sender",
+        action="store_true",
+        help="after each run, one with webhooks sent from the simulator's own threads",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    runs = []
+    setup = (args.calls, args.stagger, args.workers, args.threads, args.sim_threads)
+    runs, in_process = [], []
     for _ in range(max(1, args.runs)):
-        runs.append(play(args.calls, args.stagger, args.workers, args.threads, args.sim_threads))
+        runs.append(play(*setup))
+        if args.compare_sender:
+            in_process.append(play(*setup, sender_process=False))
+    if args.compare_sender:
+        comparison = sender_report(runs, in_process)
+        print(comparison)
+        if not args.no_write:
+            write_section("callflow-sender", "Load generator: who sends the webhooks", comparison)
+        return 0
     text = report(runs, args.calls, args.stagger, args.workers, args.threads, args.sim_threads)
     print(text)
     for measured in runs:

@@ -5,8 +5,9 @@ engine, the REST API the application calls and the threads that send webhooks, a
 GIL lets one of them run at a time. A sending thread whose answer had arrived waited for
 the others (the REST API handling the application's requests, the engine updating its
 calls) before it could read the answer and stop its clock, and that wait counted as the
-application's response time: about 1 ms at the median and 4 ms at p99 of a 100-call run
-here (docs/benchmarks.md). Twilio's own sender adds nothing of the kind.
+application's response time: 0.2-0.8 ms at the median and up to 3.4 ms at p99 of the
+100-call benchmark here, run after run (docs/benchmarks.md, "Load generator"). Twilio's
+own sender adds nothing of the kind.
 
 So `ProcessTransport` hands each request to a child process that does nothing but send
 them, with `HttpTransport` on a pool of threads, and times each exchange there. The

@@ -197,6 +197,7 @@ class Simulator:
         *,
         vary: Callable[[int, Caller], Caller] | None = None,
         workers: int = DEFAULT_WORKERS,
+        sender_process: bool = True,
     ) -> LoadRun:
         """Play `count` copies of the scenario's inbound call at once (load mode).
 
@@ -205,10 +206,12 @@ class Simulator:
         lines. On the real clock against an HTTP application, webhooks go out from a pool
         of `workers` threads, so the application sees them concurrently, and are sent and
         timed by a child process of their own (gateway/sim/sender.py), so the simulator's
-        own work does not count as the application's response time; otherwise they are
-        sent one at a time, as `run` does. The run lasts until every call is over (or
-        `max_duration` after the first call arrives). `vary(i, caller)` may give copy i a
-        caller of its own, e.g. with its own SIP headers (`dataclasses.replace`).
+        own work does not count as the application's response time (`sender_process=False`
+        sends them from the pool threads themselves, to measure what that changes);
+        otherwise they are sent one at a time, as `run` does. The run lasts until every
+        call is over (or `max_duration` after the first call arrives). `vary(i, caller)`
+        may give copy i a caller of its own, e.g. with its own SIP headers
+        (`dataclasses.replace`).
 
         Returns:
             The combined timeline, the callers' names and the simulator's own overhead.
@@ -221,7 +224,7 @@ class Simulator:
         executor, sender = None, None
         if concurrent:
             executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sim-webhook")
-            sender = ProcessTransport(workers)
+            sender = ProcessTransport(workers) if sender_process else None
         engine = self._new_engine(scenario, executor, sender)
         self.engine = engine
         caller = scenario.caller
