@@ -218,38 +218,49 @@ class Escalations:
             "forbidden", "not-connected" or "no-numbers".
         """
         start = partial(_start, by=by, center_id=center_id, counselor_sid=counselor_sid)
-        done = self.service.change(
-            transfer_id, lambda t, n: start(t, n, has_numbers=bool(self.numbers(t)))
-        )
+
+        def start_and_plan(transfer: Transfer, notes: Notes) -> tuple[str, Dial | None]:
+            # One change for both: the first number is chosen with the request itself.
+            result = start(transfer, notes, has_numbers=bool(self.numbers(transfer)))
+            dial = self._plan(transfer, notes, index=0) if result == "started" else None
+            return result, dial
+
+        done = self.service.change(transfer_id, start_and_plan)
         if done is None:
             return None
-        if done[1] == "started":
-            self._dial_from(transfer_id, 0)
+        transfer, (result, dial) = done
+        if dial is not None:
+            self._follow(transfer, dial)
+        if result == "started":
             # Enqueueing the watchdog costs several Redis round trips: after the answer too,
             # behind the call to 911, which must not wait for it.
             self.service.after(partial(self.watchdog.schedule, transfer_id))
-        return done[1]
+        return result
 
     def counselor_menu(
         self, transfer_id: str, index: int, form: Mapping[str, str]
     ) -> VoiceResponse:
         """The counselor's key in the * menu: 9 escalates; then back to the caller's room."""
         room = f"transfer-{transfer_id}"
-        message = "Returning you to the caller."
-        try:
-            transfer = self.service.store.get(transfer_id)
-        except redis.RedisError:
-            transfer = None  # unknown: the counselor goes back, or 9 says what failed
-        if transfer is not None and transfer.status == ENDED:
-            # The caller left while the counselor was in the menu: no room to go back to.
-            return twiml.goodbye(twiml.CALL_ENDED)
         if form.get("Digits") == "9":
             try:
                 result = self.request(transfer_id, "key", counselor_sid=form.get("CallSid", ""))
             except redis.RedisError:
                 log.exception("escalation of %s without state", transfer_id)
                 result = None
+            if result == "not-connected":
+                # A counselor in the menu had the caller: the caller has left since.
+                return twiml.goodbye(twiml.CALL_ENDED)
             message = MENU_MESSAGES.get(result or "", NOT_CALLED)
+            return twiml.counselor_joins(self.service.links, transfer_id, index, room, message)
+        try:
+            transfer = self.service.store.get(transfer_id)
+        except redis.RedisError:
+            transfer = None  # unknown: back to the caller's room, as before the menu
+        if transfer is not None and transfer.status == ENDED:
+            # The caller left while the counselor was in the menu: no room to go back to.
+            return twiml.goodbye(twiml.CALL_ENDED)
+        message = "Returning you to the caller."
         return twiml.counselor_joins(self.service.links, transfer_id, index, room, message)
 
     # -- ringing the PSAP ----------------------------------------------------------------
@@ -257,13 +268,15 @@ class Escalations:
     def _dial_from(self, transfer_id: str, index: int) -> None:
         """Choose attempt `index`'s number now and ring it afterwards (gateway.afterwards)."""
         done = self.service.change(transfer_id, partial(self._plan, index=index))
-        dial = done[1] if done is not None else None
-        if done is None or dial is None:
-            return
+        if done is not None and done[1] is not None:
+            self._follow(done[0], done[1])
+
+    def _follow(self, transfer: Transfer, dial: Dial) -> None:
+        """Ring the planned number afterwards, or tell the counselor none is left."""
         if dial.index < 0:
-            self._tell_counselor(done[0])
+            self._tell_counselor(transfer)
             return
-        self.service.after(partial(self._ring, done[0], dial))
+        self.service.after(partial(self._ring, transfer, dial))
 
     def _ring(self, transfer: Transfer, dial: Dial) -> None:
         """Place the planned call; when Twilio refuses it, on to the next number."""

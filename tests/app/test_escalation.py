@@ -498,8 +498,9 @@ def test_a_counselor_whose_caller_left_before_the_gateway_heard_of_it_is_not_lef
     assert all(i.start < 40 for i in timeline.connections("kc-kansas"))
 
 
+@pytest.mark.parametrize("key", ["0", "9"])
 def test_a_caller_who_hangs_up_while_the_counselor_is_in_the_menu_ends_the_counselor_leg_too(
-    harness: Harness,
+    harness: Harness, key: str
 ) -> None:
     harness.register()
     timeline = harness.play(
@@ -508,18 +509,23 @@ def test_a_caller_who_hangs_up_while_the_counselor_is_in_the_menu_ends_the_couns
                 [
                     *ACCEPTS_AND_STAYS[:1],
                     {"at": 20, "press": "*"},
-                    {"at": 24, "press": "0"},
+                    {"at": 24, "press": key},
                     {"at": 100, "hangup": True},
                 ]
             )
         ],
-        caller_actions=[{"at": 30, "hangup": True}],
+        caller_actions=[{"at": 27, "hangup": True}],
     )
 
     assert_caller_never_dropped(timeline)
     star = timeline_star_time(timeline)
+    (pressed,) = [e for e in timeline.of_kind("dtmf", "kc-kansas") if key in e.text]
+    assert star < 27 < pressed.t  # the caller left while the counselor was in the menu
     assert all(i.start < star for i in timeline.connections("kc-kansas"))
     heard = [e.text for e in timeline.of_kind("media", "kc-kansas") if e.t > star]
     assert heard[-1] == 'says "The call has ended. Thank you."', heard
     (leg,) = timeline.party_legs("kc-kansas")
     assert leg.ended_at is not None and leg.ended_at < star + 15
+    assert dialed(timeline, PSAP_ESCALATION) == 0  # nobody left to bring 911 back to
+    rejoined = [e for e in timeline.of_kind("conference", "kc-kansas") if e.t > star]
+    assert not [e for e in rejoined if "joins" in e.text], "no new, empty room"
