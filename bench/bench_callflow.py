@@ -402,8 +402,9 @@ def sender_report(ours: list[Measured], in_process: list[Measured]) -> str:
             for i, (a, b) in enumerate(zip(ours, in_process, strict=True))
         ),
         "",
-        "Gunicorn's handling time is the gateway's side and should not depend on who sends; "
-        "the difference in the webhook columns beyond it is the load generator's own delay.",
+        "Gunicorn's handling time is the gateway's side; the sending process takes CPU from "
+        "the same 2 cores, which shows there. What the webhook columns differ by beyond it is "
+        "the load generator's own delay.",
     ]
     return "\n".join(lines)
 

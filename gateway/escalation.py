@@ -9,7 +9,8 @@ caller's county and callback number.
 
 Who moves the escalation on:
 
-1. The request itself dials the first number, inside the webhook or API call: no queue.
+1. The request itself chooses the first number, and the web process dials it as soon as
+   the webhook or API call has answered (gateway/afterwards.py): no queue.
 2. Each leg's status callback (busy, no-answer, failed, canceled) and its whisper
    (machine, no key) dial the next number.
 3. A watchdog job on the "escalations" RQ queue (`watch`) checks some seconds later whether

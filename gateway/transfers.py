@@ -675,6 +675,13 @@ class TransferService:
             return
         self._end_counselor(transfer.id, counselor_sid)
 
+    def _counselor_alone(self, transfer: Transfer, counselor_sid: str) -> None:
+        # Another room than the one recorded for the caller: their room ended. Twilio is
+        # asked first, so a caller put back into a new room (whose join event is late) keeps
+        # the counselor who just joined it.
+        if not self._caller_still_there(transfer):
+            self._end_counselor(transfer.id, counselor_sid)
+
     def _end_counselor(self, transfer_id: str, counselor_sid: str) -> None:
         """The caller has gone: the counselor hears that the call ended, then hangs up."""
         try:
@@ -705,7 +712,7 @@ class TransferService:
             if done is not None and done[1] == HANDED_OFF:
                 self.announce(done[0], done[0].caller_sid, "/voice/announce")
             elif done is not None and done[1] == ALONE:
-                self.after(partial(self._end_counselor, transfer_id, sid))
+                self.after(partial(self._counselor_alone, done[0], sid))
         elif event == "participant-leave" and (
             form.get("ReasonParticipantLeft") == "participant_hung_up"
         ):

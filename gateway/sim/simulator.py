@@ -224,20 +224,21 @@ class Simulator:
         executor, sender = None, None
         if concurrent:
             executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sim-webhook")
-            sender = ProcessTransport(workers) if sender_process else None
-        engine = self._new_engine(scenario, executor, sender)
-        self.engine = engine
-        caller = scenario.caller
         width = max(3, len(str(count)))
         callers = [f"caller-{i + 1:0{width}d}" for i in range(count)]
-        for i, party in enumerate(callers):
-            copy = vary(i, caller) if vary is not None else caller
-
-            def ring(party: str = party, copy: Caller = copy) -> None:
-                engine.start_inbound(copy, party)
-
-            engine.scheduler.call_at(caller.at + i * stagger_s, ring, "inbound")
         try:
+            if concurrent and sender_process:
+                sender = ProcessTransport(workers)
+            engine = self._new_engine(scenario, executor, sender)
+            self.engine = engine
+            caller = scenario.caller
+            for i, party in enumerate(callers):
+                copy = vary(i, caller) if vary is not None else caller
+
+                def ring(party: str = party, copy: Caller = copy) -> None:
+                    engine.start_inbound(copy, party)
+
+                engine.scheduler.call_at(caller.at + i * stagger_s, ring, "inbound")
             overhead = self._drive(engine, scenario.max_duration + (count - 1) * stagger_s)
         finally:
             if executor is not None:

@@ -17,7 +17,9 @@ from rq.serializers import JSONSerializer
 from gateway.escalation import ROUNDS, spoken_number
 from gateway.events import EventKind
 from gateway.sim.timeline import Timeline
+from gateway.sim.webhooks import signature
 from tests.app.harness import (
+    AUTH_TOKEN,
     KC_KANSAS,
     KC_KANSAS_CENTER_KEY,
     KS_STATEWIDE_CENTER_KEY,
@@ -529,3 +531,70 @@ def test_a_caller_who_hangs_up_while_the_counselor_is_in_the_menu_ends_the_couns
     assert dialed(timeline, PSAP_ESCALATION) == 0  # nobody left to bring 911 back to
     rejoined = [e for e in timeline.of_kind("conference", "kc-kansas") if e.t > star]
     assert not [e for e in rejoined if "joins" in e.text], "no new, empty room"
+
+
+def test_a_counselor_back_from_the_menu_in_a_room_the_caller_already_left_is_not_left_there(
+    harness: Harness,
+) -> None:
+    """The word that the caller hung up is lost (their <Dial>'s action and the conference
+    event), so the counselor's 0 sends them back to the room's name, which starts a new,
+    empty conference. Its join event shows another ConferenceSid than the caller's room:
+    the gateway asks Twilio about the caller and ends the counselor's leg."""
+    harness.register()
+    lost = {"/voice/caller-done", "/voice/conference", "/voice/status"}
+    harness.at(28.5, lambda: harness.lost_paths.update(lost))
+    harness.at(30.0, lambda: harness.lost_paths.difference_update(lost))
+    timeline = harness.play(
+        [
+            counselor(
+                [
+                    *ACCEPTS_AND_STAYS[:1],
+                    {"at": 20, "press": "*"},
+                    {"at": 24, "press": "0"},
+                    {"at": 100, "hangup": True},
+                ]
+            )
+        ],
+        caller_actions=[{"at": 28.6, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    star = timeline_star_time(timeline)
+    rejoined = [e for e in timeline.of_kind("conference", "kc-kansas") if e.t > star]
+    assert [e for e in rejoined if "joins" in e.text], "the lost events must lead to a new room"
+    heard = [e.text for e in timeline.of_kind("media", "kc-kansas") if e.t > star]
+    assert heard[-1] == 'says "The call has ended. Thank you."', heard
+    (leg,) = timeline.party_legs("kc-kansas")
+    assert leg.ended_at is not None and leg.ended_at < 40
+
+
+def test_a_counselor_joining_another_room_while_the_caller_is_still_on_the_line_stays(
+    harness: Harness,
+) -> None:
+    """A join event with another ConferenceSid, while Twilio says the caller's leg is up
+    (a room change the gateway has not heard of yet): the counselor is not sent away."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+
+    def odd_join() -> None:
+        accepted = harness.transfer(transfer_id).accepted()
+        assert accepted is not None
+        url = f"{PUBLIC_URL}/voice/conference?t={transfer_id}"
+        form = {
+            "StatusCallbackEvent": "participant-join",
+            "CallSid": accepted.call_sid,
+            "ConferenceSid": "CF" + "0" * 32,
+            "FriendlyName": f"transfer-{transfer_id}",
+        }
+        response = harness.client().post(
+            url, data=form, headers={"X-Twilio-Signature": signature(AUTH_TOKEN, url, form)}
+        )
+        assert response.status_code == 200
+
+    harness.at(30.0, odd_join)
+    timeline = harness.play([counselor(ACCEPTS_AND_STAYS)])
+
+    assert_caller_never_dropped(timeline)
+    (leg,) = timeline.party_legs("kc-kansas")
+    assert leg.ended_at is not None and leg.ended_at > 100  # hung up by the counselor
+    assert not [e for e in timeline.of_kind("webhook") if "counselor-ended" in e.text]
