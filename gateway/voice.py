@@ -77,21 +77,40 @@ def _release_center() -> VoiceResponse:
     return twiml.goodbye("Sorry, this transfer could not be completed. Goodbye.")
 
 
-def _back_to_caller() -> VoiceResponse:
-    """A counselor in the * menu goes back to the caller's room, whatever failed."""
+def _counselor_link() -> tuple[str, int] | None:
+    """The transfer id and attempt a counselor's webhook URL carries, if well formed."""
     transfer_id = request.args.get("t", "")
     if not _TRANSFER_ID.match(transfer_id):
-        return _release_center()
-    links = gateway().service.links
+        return None
     attempt = request.args.get("a", "0")
-    index = int(attempt) if attempt.isdigit() else 0
+    return transfer_id, int(attempt) if attempt.isdigit() else 0
+
+
+def _back_to_caller() -> VoiceResponse:
+    """A counselor in the * menu goes back to the caller's room, whatever failed."""
+    link = _counselor_link()
+    if link is None:
+        return _release_center()
+    transfer_id, index = link
     room = f"transfer-{transfer_id}"
+    links = gateway().service.links
     return twiml.counselor_joins(links, transfer_id, index, room, "Returning you to the caller.")
+
+
+def _menu_anyway() -> VoiceResponse:
+    """A counselor who pressed * hears the menu, whatever failed: hanging up on them could
+    leave the caller alone in the room. The menu brings them back (or says 911 could not be
+    called) on its own."""
+    link = _counselor_link()
+    if link is None:
+        return _release_center()
+    return twiml.counselor_menu(gateway().service.links, *link)
 
 
 caller_leg = _safely(_keep_caller)
 center_leg = _safely(_release_center)
 counselor_leg = _safely(_back_to_caller)
+counselor_out = _safely(_menu_anyway)
 callback = _safely(twiml.empty)
 
 
@@ -212,7 +231,7 @@ def whisper_answer() -> VoiceResponse:
 
 @bp.post("/counselor-done")
 @twilio_signed
-@center_leg
+@counselor_out
 def counselor_done() -> VoiceResponse:
     """The counselor's <Dial><Conference> ended (action URL): * pressed, or the call ended."""
     return gateway().service.counselor_done(_transfer_id(), _index(), _form())

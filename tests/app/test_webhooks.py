@@ -237,3 +237,36 @@ def test_with_redis_down_the_api_answers_503_not_a_crash(
     assert response.status_code == 400  # input is checked first
     response = harness.post_json("/api/v1/transfers", ELIGIBLE)
     assert (response.status_code, response.get_json()["error"]) == (503, "state-unavailable")
+
+
+def test_with_redis_gone_when_the_counselor_presses_star_they_hear_the_menu_not_a_hang_up(
+    router: Router, private_redis: tuple[redis.Redis, subprocess.Popen[bytes]]
+) -> None:
+    client, process = private_redis
+    harness = Harness(router, client)
+    body = harness.register()
+
+    def stop_redis() -> None:
+        process.terminate()
+        process.wait(10)
+
+    harness.at(22.0, stop_redis)  # after the hand-off, before the counselor's * (about 25 s)
+    counselor = [
+        {"at": 3, "press": "1"},
+        {"at": 20, "press": "*"},
+        {"at": 22, "press": "9"},
+        {"at": 60, "hangup": True},
+    ]
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=counselor)],
+        sip_headers={"X-Transfer-Id": body["transfer_id"]},
+    )
+
+    assert process.poll() is not None, "Redis must really have stopped"
+    assert_caller_never_dropped(timeline)
+    assert {e.data.get("status") for e in timeline.of_kind("webhook")} == {200}
+    heard = " ".join(e.text for e in timeline.of_kind("media", "kc-kansas"))
+    assert "Press 9 to bring 9 1 1 back" in heard
+    assert "Please call 9 1 1 another way" in heard
+    (star,) = [e.t for e in timeline.of_kind("dtmf", "kc-kansas") if "*" in e.text]
+    assert any(i.start > star for i in timeline.connections("caller") if "kc-kansas" in (i.a, i.b))
