@@ -673,25 +673,26 @@ class TransferService:
             # wonder whether anyone is still there.
             self.announce(transfer, transfer.caller_sid, "/voice/announce/stay")
             return
-        self._end_counselor(transfer.id, counselor_sid)
+        self._end_leg(transfer.id, counselor_sid)
 
-    def _counselor_alone(self, transfer: Transfer, counselor_sid: str) -> None:
+    def _alone(self, transfer: Transfer, call_sid: str) -> None:
         # Another room than the one recorded for the caller: their room ended. Twilio is
         # asked first, so a caller put back into a new room (whose join event is late) keeps
-        # the counselor who just joined it.
+        # the counselor or 911 line who just joined it.
         if not self._caller_still_there(transfer):
-            self._end_counselor(transfer.id, counselor_sid)
+            self._end_leg(transfer.id, call_sid)
 
-    def _end_counselor(self, transfer_id: str, counselor_sid: str) -> None:
-        """The caller has gone: the counselor hears that the call ended, then hangs up."""
+    def _end_leg(self, transfer_id: str, call_sid: str) -> None:
+        """The caller has gone: a counselor or 911 line hears that the call ended, then
+        hangs up."""
         try:
-            self.twilio.calls(counselor_sid).update(
-                url=self.links.url("/voice/counselor-ended"), method="POST"
+            self.twilio.calls(call_sid).update(
+                url=self.links.url("/voice/call-ended"), method="POST"
             )
         except TwilioException:
             # In the menu, their key is answered from the state, which says goodbye once
             # the caller's leaving is known; in a room, they are alone and may hang up.
-            log.warning("could not end the counselor's leg of %s", transfer_id)
+            log.warning("could not end a leg of %s after its caller left", transfer_id)
 
     def _caller_still_there(self, transfer: Transfer) -> bool:
         try:
@@ -712,7 +713,7 @@ class TransferService:
             if done is not None and done[1] == HANDED_OFF:
                 self.announce(done[0], done[0].caller_sid, "/voice/announce")
             elif done is not None and done[1] == ALONE:
-                self.after(partial(self._counselor_alone, done[0], sid))
+                self.after(partial(self._alone, done[0], sid))
         elif event == "participant-leave" and (
             form.get("ReasonParticipantLeft") == "participant_hung_up"
         ):
@@ -886,23 +887,34 @@ def _cancel_escalation(transfer: Transfer) -> list[tuple[str, bool]]:
 
 
 def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str]) -> str:
-    """Record the room. HANDED_OFF when this join is the accepting counselor's first;
-    ALONE when the counselor comes back from the menu to a room that is not the caller's."""
+    """Record the room. HANDED_OFF when this join is the accepting counselor's first; ALONE
+    when a leg of the transfer joins a room that is not the caller's (`_outside_the_room`)."""
     room = form.get("ConferenceSid", "")
     if sid == transfer.caller_sid:
         transfer.conference_sid = room or transfer.conference_sid
         return ""
+    if _outside_the_room(transfer, sid, room):
+        return ALONE
     accepted = transfer.accepted()
-    if accepted is None or accepted.call_sid != sid:
+    if accepted is None or accepted.call_sid != sid or transfer.outcome == "handed-off":
         return ""
-    if transfer.outcome == "handed-off":
-        # The caller's room ended when the caller left (only their leg ends it), and a
-        # <Dial><Conference> back to its name then starts a new, empty one.
-        return ALONE if room and transfer.conference_sid and room != transfer.conference_sid else ""
     transfer.outcome = "handed-off"
     transfer.conference_sid = room or transfer.conference_sid
     notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id)
     return HANDED_OFF if transfer.conference_sid and transfer.caller_sid else ""
+
+
+def _outside_the_room(transfer: Transfer, sid: str, room: str) -> bool:
+    """A counselor back from the menu, or a 911 line that pressed 1, joined another room
+    than the caller's. Only the caller's leg ends that room, and a <Dial><Conference> to
+    its name after it ended starts a new, empty one."""
+    if not room or not transfer.conference_sid or room == transfer.conference_sid:
+        return False
+    accepted = transfer.accepted()
+    if accepted is not None and accepted.call_sid == sid:
+        return transfer.outcome == "handed-off"
+    escalation = transfer.escalation
+    return escalation is not None and any(a.call_sid == sid for a in escalation.attempts)
 
 
 def _generic_whisper() -> str:

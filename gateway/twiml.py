@@ -208,12 +208,16 @@ def psap_joins(links: Links, transfer_id: str, index: int, room: str) -> VoiceRe
     response = VoiceResponse()
     response.say("Joining the caller and the 9 8 8 counselor.")
     dial = Dial(action=links.url("/voice/escalation/done", t=transfer_id, e=index))
+    # The status callback only counts if this leg starts the room: a new, empty one, when
+    # the caller's ended a moment ago (see transfers._outside_the_room).
     dial.conference(
         room,
         start_conference_on_enter=True,
         end_conference_on_exit=False,
         beep=False,
         participant_label="911-escalation",
+        status_callback=links.url("/voice/conference", t=transfer_id),
+        status_callback_event=CONFERENCE_EVENTS,
     )
     response.append(dial)
     return response

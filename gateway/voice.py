@@ -237,11 +237,11 @@ def counselor_done() -> VoiceResponse:
     return gateway().service.counselor_done(_transfer_id(), _index(), _form())
 
 
-@bp.post("/counselor-ended")
+@bp.post("/call-ended")
 @twilio_signed
 @center_leg
-def counselor_ended() -> VoiceResponse:
-    """Where a counselor's leg is sent when the caller left while they were in the menu."""
+def call_ended() -> VoiceResponse:
+    """Where a counselor's or a 911 line's leg is sent when the caller has left without it."""
     return twiml.goodbye(twiml.CALL_ENDED)
 
 

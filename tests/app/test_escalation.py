@@ -597,4 +597,31 @@ def test_a_counselor_joining_another_room_while_the_caller_is_still_on_the_line_
     assert_caller_never_dropped(timeline)
     (leg,) = timeline.party_legs("kc-kansas")
     assert leg.ended_at is not None and leg.ended_at > 100  # hung up by the counselor
-    assert not [e for e in timeline.of_kind("webhook") if "counselor-ended" in e.text]
+    assert not [e for e in timeline.of_kind("webhook") if "/voice/call-ended" in e.text]
+
+
+def test_a_911_line_joining_after_the_caller_left_unnoticed_is_not_left_in_an_empty_room(
+    harness: Harness,
+) -> None:
+    """The caller hangs up just before 911 presses 1, and word of it is lost; 911's
+    <Dial><Conference> then starts a new, empty room. Its join event shows another
+    ConferenceSid, Twilio says the caller's leg has ended, and 911 hears the call ended."""
+    harness.register()
+    lost = {"/voice/caller-done", "/voice/conference", "/voice/status"}
+    harness.at(32.0, lambda: harness.lost_paths.update(lost))
+    harness.at(34.0, lambda: harness.lost_paths.difference_update(lost))
+    timeline = harness.play(
+        [counselor(STAR_NINE), line(PSAP_ESCALATION, "psap-escalation", answer=2, actions=JOINS)],
+        caller_actions=[{"at": 32.5, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    (pressed,) = [e.t for e in timeline.of_kind("dtmf", "psap-escalation") if "1" in e.text]
+    assert 32.5 < pressed < 34.0  # the order this test is about
+    assert [e for e in timeline.of_kind("conference", "psap-escalation") if "joins" in e.text]
+    heard = [e.text for e in timeline.of_kind("media", "psap-escalation")]
+    assert heard[-1] == 'says "The call has ended. Thank you."', heard
+    (leg,) = timeline.party_legs("psap-escalation")
+    assert leg.ended_at is not None and leg.ended_at < 45
+    (counselor_leg,) = timeline.party_legs("kc-kansas")
+    assert counselor_leg.ended_at is not None and counselor_leg.ended_at < 45
