@@ -282,6 +282,16 @@ class TransferStore:
         """Remember which transfer a caller's leg belongs to (for its status callback)."""
         self.redis.set(f"{PREFIX}:call:{call_sid}", transfer_id, ex=self.ttl_s)
 
+    def remember_callback(self, call_sid: str, number: str, ttl_s: int) -> None:
+        """The callback number a PSAP's equipment sent with a call nobody registered, kept
+        until the call-taker keys where to route it (in the value, never in a key)."""
+        self.redis.set(f"{PREFIX}:callback:{call_sid}", number, ex=ttl_s)
+
+    def callback_for(self, call_sid: str) -> str:
+        """The callback number remembered for a call, or ""."""
+        raw = self.redis.get(f"{PREFIX}:callback:{call_sid}")
+        return "" if raw is None else _text(raw)
+
     def transfer_for_call(self, call_sid: str) -> str | None:
         raw = self.redis.get(f"{PREFIX}:call:{call_sid}")
         return None if raw is None else _text(raw)

@@ -57,6 +57,7 @@ from gateway.state import (
     new_transfer_id,
     still_open,
 )
+from routing.areacode import parse_e164
 from routing.engine import Decision, Router
 from routing.errors import RoutingError, UnknownZipError
 from routing.location import Civic, LocationQuery
@@ -302,8 +303,27 @@ class TransferService:
         """A call reaches the gateway's number: find its transfer, or ask for a code."""
         transfer_id = self._find_transfer(form)
         if transfer_id is None:
+            self._remember_callback(form)
             return twiml.menu(self.links, 0)
         return self.connect(transfer_id, form["CallSid"]) or twiml.menu(self.links, 0)
+
+    def _remember_callback(self, form: Mapping[str, str]) -> None:
+        """Keep the SIP header X-Callback-Number for a transfer the call-taker may key.
+
+        A PSAP's call-handling equipment knows the caller's number when it conferences them
+        to the gateway; with no transfer registered through the API, this header is the
+        only way the escalation whisper can read it back to 911. A number that is not E.164
+        is ignored (and not logged: it is personal data).
+        """
+        number = form.get("SipHeader_X-Callback-Number", "").strip()
+        if not number:
+            return
+        try:
+            parse_e164(number)
+        except RoutingError:
+            log.warning("ignored an X-Callback-Number that is not an E.164 number")
+            return
+        self.store.remember_callback(form["CallSid"], number, self.flow.pending_window_s)
 
     def _find_transfer(self, form: Mapping[str, str]) -> str | None:
         """By the SIP header X-Transfer-Id, else the PSAP's only recent pending transfer."""
@@ -387,11 +407,15 @@ class TransferService:
     ) -> VoiceResponse:
         """A transfer nobody registered: route by the keyed ZIP or the PSAP's area."""
         assert psap_id is not None
+        callback = self.store.callback_for(form["CallSid"])
+        query = LocationQuery(civic=civic, psap_id=psap_id, caller=callback or None)
         try:
-            decision = self.router.route(LocationQuery(civic=civic, psap_id=psap_id))
+            decision = self.router.route(query)
         except RoutingError:
             return twiml.menu(self.links, tries, "That ZIP code was not found.")
         transfer = _new_transfer(new_transfer_id(), origin, psap_id, decision, self.now())
+        # For the escalation whisper only, as for API transfers (see gateway/state.py).
+        transfer.callback_number = callback
         self.emit(
             transfer.id,
             EventKind.REQUESTED,

@@ -625,3 +625,30 @@ def test_a_911_line_joining_after_the_caller_left_unnoticed_is_not_left_in_an_em
     assert leg.ended_at is not None and leg.ended_at < 45
     (counselor_leg,) = timeline.party_legs("kc-kansas")
     assert counselor_leg.ended_at is not None and counselor_leg.ended_at < 45
+
+
+@pytest.mark.parametrize(
+    ("header", "spoken"),
+    [("+18165550123", "Callback number 8 1 6, 5 5 5, 0 1 2 3."), ("555-0123", "not given")],
+)
+def test_a_keyed_transfer_reads_back_the_callback_number_the_psap_equipment_sent(
+    harness: Harness, header: str, spoken: str
+) -> None:
+    """No transfer registered: the call-taker keys a ZIP. The PSAP's equipment sent the
+    caller's number in the SIP header X-Callback-Number; 911 hears it if it is E.164."""
+    timeline = harness.play(
+        [counselor(STAR_NINE), line(PSAP_ESCALATION, "psap-escalation", answer=2, actions=JOINS)],
+        caller_actions=[{"at": 2, "press": "66101#"}, {"at": 120, "hangup": True}],
+        sip_headers={"X-Callback-Number": header},
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert all_three_together(timeline, "psap-escalation")
+    whisper = said(timeline, "psap-escalation")[0]
+    assert spoken in whisper, whisper
+    routed = [e for e in harness.sink.events if e.kind == EventKind.ROUTED]
+    assert routed[0].data["center_id"] == "kc-kansas"
+    if header.startswith("+1816"):  # the area code says Missouri: shown, never used
+        assert routed[0].data["area_code_differs"] is True
+    keys = [key.decode() for key in harness.redis.scan_iter("g988:*")]
+    assert not [key for key in keys if header.lstrip("+") in key]
