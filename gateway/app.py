@@ -26,10 +26,9 @@ from gateway import api, escalation, reports_api, voice
 from gateway.afterwards import AfterResponse
 from gateway.context import EXTENSION, Gateway
 from gateway.events import EventSink
-from gateway.flowconfig import FlowConfig
 from gateway.queueing import RQSink, event_queue, redis_connection
 from gateway.records import RQRecorder, TransferRecorder
-from gateway.settings import Settings, SettingsError
+from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.state import TransferStore
 from gateway.telephony import build_client
 from gateway.transfers import TransferService, utc_now
@@ -65,7 +64,7 @@ def create_app(
         event_sink: where transfer events go; the RQ queue the outcome-store worker
             drains (gateway.queueing.RQSink) when None.
         redis: the live-state Redis; from settings.redis_url when None.
-        flow: call-flow settings (gateway number, PSAP API keys); from the environment.
+        flow: call-flow settings (gateway number, API keys); settings.flow when None.
         clock: the current time (tests pass the simulator's virtual clock).
         recorder: where each transfer's protected record goes; queued for the store's
             worker (gateway.records.RQRecorder) when None.
@@ -84,7 +83,7 @@ def create_app(
         twilio=twilio_client or _twilio(settings),
         sink=event_sink or RQSink(event_queue(redis_connection(settings))),
         store=TransferStore(redis),
-        flow=flow or FlowConfig.from_env(),
+        flow=flow or settings.flow,
         links=Links(settings.public_base_url),
         deadline_s=settings.transfer_deadline_s,
         clock=clock or utc_now,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 from twilio.request_validator import RequestValidator
 
-from gateway.flowconfig import FlowConfig
+from gateway.settings import FlowConfig
 from gateway.transfers import TransferService
 
 EXTENSION = "gateway988"

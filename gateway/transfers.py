@@ -29,7 +29,6 @@ from twilio.twiml.voice_response import VoiceResponse
 from gateway import twiml
 from gateway.afterwards import Work, run_now
 from gateway.events import Event, EventKind, EventSink, Scalar
-from gateway.flowconfig import FlowConfig
 from gateway.intake import (
     InputError,
     Refusal,
@@ -40,6 +39,7 @@ from gateway.intake import (
     unknown_zip,
 )
 from gateway.records import RegisteredTransfer, TransferRecorder
+from gateway.settings import FlowConfig
 from gateway.state import (
     ABANDONED,
     ACTIVE,

@@ -23,9 +23,8 @@ from werkzeug.test import TestResponse
 from gateway.app import create_app
 from gateway.escalation import WATCHDOG_DELAY_S, Watchdog, escalation_queue
 from gateway.events import EventKind, MemorySink
-from gateway.flowconfig import FlowConfig
 from gateway.records import MemoryRecorder
-from gateway.settings import Settings
+from gateway.settings import FlowConfig, Settings
 from gateway.sim.scenario import scenario_from_dict
 from gateway.sim.simulator import Simulator
 from gateway.sim.timeline import Timeline

@@ -15,9 +15,8 @@ from werkzeug.serving import make_server
 from gateway.app import create_app, redis_client
 from gateway.escalation import Watchdog
 from gateway.events import MemorySink
-from gateway.flowconfig import FlowConfig
 from gateway.records import MemoryRecorder
-from gateway.settings import Settings
+from gateway.settings import FlowConfig, Settings
 from gateway.sim.load import LoadRun, percentile, report
 from gateway.sim.scenario import Caller, scenario_from_dict
 from gateway.sim.simulator import Simulator

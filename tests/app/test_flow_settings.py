@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.flowconfig import FlowConfig
-from gateway.settings import SettingsError
+from gateway.settings import FlowConfig, Settings, SettingsError
 
 
 def test_psap_api_keys_map_each_key_to_its_psap() -> None:
@@ -48,3 +47,11 @@ def test_center_api_keys_map_each_key_to_its_center_and_may_not_be_psap_keys() -
                 "CENTER_API_KEYS": "kc-kansas:key-cccccccccccccccc",
             }
         )
+
+
+def test_the_call_flow_settings_are_read_with_the_rest_at_start_up() -> None:
+    settings = Settings.from_env({"TWILIO_AUTH_TOKEN": "t", "GATEWAY_PHONE_NUMBER": "+19135550155"})
+
+    assert settings.flow.gateway_number == "+19135550155"
+    with pytest.raises(SettingsError, match="PENDING_WINDOW_S"):
+        Settings.from_env({"PENDING_WINDOW_S": "5"})
