@@ -98,9 +98,9 @@ def create_app(
     app.extensions[EXTENSION] = Gateway(
         service, RequestValidator(settings.twilio_auth_token), service.flow
     )
-    app.extensions[escalation.EXTENSION] = escalation.Escalations(
-        service, watchdog or escalation.Watchdog(escalation.escalation_queue(redis))
-    )
+    watchdog = watchdog or escalation.Watchdog(escalation.escalation_queue(redis))
+    service.watch = watchdog.schedule
+    app.extensions[escalation.EXTENSION] = escalation.Escalations(service, watchdog)
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)
     # Reports, the CSV export and /metrics read the outcome store (analyst key required).

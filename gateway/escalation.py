@@ -44,6 +44,7 @@ from gateway.events import EventKind
 from gateway.state import (
     ATTEMPT_OPEN,
     CONNECTED,
+    DIALING,
     ENDED,
     ESCALATION_CANCELED,
     ESCALATION_DIALING,
@@ -118,23 +119,24 @@ class Watchdog:
     def __init__(self, queue: Queue | None, delay_s: float = WATCHDOG_DELAY_S) -> None:
         self.queue, self.delay_s = queue, delay_s
 
-    def schedule(self, transfer_id: str) -> None:
+    def schedule(self, transfer_id: str, seconds: float | None = None) -> None:
+        """Run `watch` for the transfer `seconds` from now (default: `delay_s`)."""
         if self.queue is None:
             return
         try:
             self.queue.enqueue_in(
-                timedelta(seconds=self.delay_s),
+                timedelta(seconds=self.delay_s if seconds is None else seconds),
                 watch,
                 transfer_id,
                 retry=WATCHDOG_RETRY,
                 job_timeout=JOB_TIMEOUT_S,
                 result_ttl=RESULT_TTL_S,
                 failure_ttl=FAILURE_TTL_S,
-                description="escalation watchdog",
+                description="transfer watchdog",
             )
         except redis.RedisError:
             # The first dial went out already and status callbacks carry the rest.
-            log.warning("escalation watchdog for %s not scheduled", transfer_id)
+            log.warning("watchdog for %s not scheduled", transfer_id)
 
 
 _WORKER_APP: list[Flask] = []
@@ -152,7 +154,8 @@ def _worker_app() -> Flask:
 
 
 def watch(transfer_id: str) -> str:
-    """RQ job: move a stuck escalation on. Exceptions propagate, so RQ retries the job.
+    """RQ job: move a stuck transfer on (`Escalations.check`). Exceptions propagate, so RQ
+    retries the job.
 
     It runs in the app context it is given (a test's), or in the worker's own app.
 
@@ -393,7 +396,8 @@ class Escalations:
     # -- the watchdog --------------------------------------------------------------------
 
     def check(self, transfer_id: str) -> str:
-        """Move a stuck escalation on; schedule the next check while it is not settled.
+        """Move a stuck transfer on, while it rings centers (`check_dialing`, after the
+        deadline) or 911 (the bounce-back); schedule the next check while it is not settled.
 
         Raises:
             TwilioException, redis.RedisError: the job fails and RQ retries it.
@@ -401,6 +405,11 @@ class Escalations:
         transfer = self.service.store.get(transfer_id)
         if transfer is None:
             return "gone"
+        if transfer.status == DIALING:
+            found = self.service.check_dialing(transfer)
+            if found == "in-flight" and self.service.now() - transfer.created_at < WATCH_FOR_S:
+                self.watchdog.schedule(transfer_id)
+            return found
         escalation = transfer.escalation
         if escalation is None or escalation.status != ESCALATION_DIALING:
             return "settled"

@@ -69,6 +69,8 @@ Clock = Callable[[], datetime]
 
 # Ringing a center for less than this is pointless: the deadline is as good as reached.
 MIN_RING_S = 10
+# The deadline watchdog runs this long after the deadline: callbacks due by then have come.
+DEADLINE_GRACE_S = 15
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 # A leg's status callback is asked for only when the leg ends ("completed" brings every final
 # status above): the flow acts on nothing earlier, and each extra event is one more webhook
@@ -148,6 +150,9 @@ class TransferService:
         self.router, self.twilio, self.sink, self.store = router, twilio, sink, store
         self.flow, self.links, self.deadline_s, self.clock = flow, links, deadline_s, clock
         self.recorder, self.after = recorder, after
+        # Schedules the watchdog job for a transfer, `seconds` from now (the app wires in
+        # gateway.escalation's Watchdog; it checks the centers' phase and the bounce-back).
+        self.watch: Callable[[str, float], None] = lambda transfer_id, seconds: None
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -355,6 +360,8 @@ class TransferService:
                 self.store.forget_pending(transfer)
                 self.store.link_call(call_sid, transfer.id)
                 transfer = self._dial_from(transfer.id, 0, redirect_caller=False) or transfer
+                # If a center's status callback is lost, only this check ends the wait.
+                self.after(partial(self.watch, transfer.id, self.deadline_s + DEADLINE_GRACE_S))
             except redis.RedisError:
                 # The claim is saved and a center may be ringing: the caller must be in the
                 # room, where a counselor who accepts will still find them.
@@ -581,6 +588,45 @@ class TransferService:
         except TwilioException:
             # The caller's leg stays in the waiting room, still with 911: nothing is lost.
             log.warning("could not redirect the caller of %s", transfer.id)
+
+    def check_dialing(self, transfer: Transfer) -> str:
+        """The watchdog, once the deadline has passed: move on a transfer still dialing.
+
+        Status callbacks move a transfer from center to center, and the deadline ends the
+        dial plan; a lost callback (or a crash between two steps) would leave the caller
+        hearing the wait message for ever. So the leg of the last attempt is asked about:
+        ended, it is recorded as its callback would have; still ringing, it is hung up; a
+        counselor hearing the whisper is left to decide. Either way the next step is the
+        normal one, which after the deadline gives the caller back to 911.
+
+        Returns:
+            "in-flight" (check again later) or "rolled-over".
+
+        Raises:
+            TwilioException, redis.RedisError: the job fails and RQ retries it.
+        """
+        if self.now() < (transfer.deadline_at or 0.0) + DEADLINE_GRACE_S:
+            return "in-flight"
+        index = len(transfer.attempts) - 1
+        attempt = transfer.attempt(index)
+        if attempt is None or attempt.status not in ATTEMPT_OPEN:
+            self._dial_from(transfer.id, index + 1)  # the next step was never taken
+            return "rolled-over"
+        if attempt.call_sid:
+            status = str(self.twilio.calls(attempt.call_sid).fetch().status)
+            if status in FINAL_CALL_STATUSES:
+                self.center_status(
+                    transfer.id, index, {"CallStatus": status, "CallSid": attempt.call_sid}
+                )
+                return "rolled-over"
+            if status == "in-progress":
+                return "in-flight"  # a counselor is hearing the whisper: they decide
+            self._hang_up(attempt.call_sid, answered=False)
+        sid = attempt.call_sid
+        done = self.change(transfer.id, lambda t, n: _end_attempt(t, n, index, sid, "deadline"))
+        if done is not None and done[1]:
+            self._dial_from(transfer.id, index + 1)
+        return "rolled-over"
 
     def center_status(self, transfer_id: str, index: int, form: Mapping[str, str]) -> None:
         """A center leg's status callback; only a final status can move the transfer on."""

@@ -319,8 +319,9 @@ def test_with_no_worker_running_the_first_escalation_dial_still_goes_out(
     (leg,) = timeline.party_legs("psap-escalation")
     assert leg.answered_at is not None
     assert all_three_together(timeline, "psap-escalation")
-    # The watchdog waits for a worker, holding nothing but the transfer id.
-    assert harness.scheduled_watchdogs() == [[transfer_id]]
+    # The watchdogs (the deadline's, the escalation's) wait for a worker, holding nothing
+    # but the transfer id.
+    assert harness.scheduled_watchdogs() == [[transfer_id], [transfer_id]]
 
 
 def test_the_watchdog_job_dials_the_next_number_when_a_status_callback_was_lost(

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from gateway.context import EXTENSION
+from gateway.escalation import watch
 from gateway.events import EventKind
 from gateway.state import ABANDONED, ENDED
 from routing.engine import Router
@@ -362,3 +363,36 @@ def test_a_keyed_zip_transfer_is_never_offered_to_another_call_from_the_same_psa
 
     assert timeline.connected("caller", "kc-kansas")
     assert offered == [[]]  # when this call claimed it, no other call could have found it
+
+
+def test_a_lost_center_callback_still_returns_the_caller_to_911_once_the_deadline_watchdog_runs(
+    harness: Harness,
+) -> None:
+    """Every center leg's status callback is lost: nothing moves the transfer on after the
+    first center stops ringing. The watchdog job scheduled at the caller's arrival runs
+    (here: called as a worker would, once too early and once after the deadline)."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    harness.lost_paths.add("/voice/center-status")
+    found: list[str] = []
+
+    def watchdog_job() -> None:
+        with harness.app.app_context():
+            found.append(watch(transfer_id))
+
+    harness.at(50, watchdog_job)
+    harness.at(110, watchdog_job)
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", outcome="no-answer")],
+        caller_actions=[{"at": 200, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert found == ["in-flight", "rolled-over"]
+    told = [e for e in timeline.of_kind("media", "caller") if "could not reach" in e.text]
+    assert told and 110 <= told[0].t < 115, "back to 911 when the job ran, not before"
+    transfer = harness.transfer(transfer_id)
+    assert [(a.center_id, a.result) for a in transfer.attempts] == [("kc-kansas", "no-answer")]
+    assert EventKind.RETURNED_TO_911 in harness.kinds(transfer_id)
+    # Scheduled at the caller's arrival for after the deadline, and again after "in-flight".
+    assert harness.scheduled_watchdogs() == [[transfer_id], [transfer_id]]
