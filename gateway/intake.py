@@ -110,7 +110,7 @@ def parse_route_query(body: object) -> LocationQuery:
 
 
 def parse_location(value: object) -> tuple[Point | Shape | None, Civic | None]:
-    """A location given as {lat, lon, radius_m}, {pidf}, {zip}, or null (unknown).
+    """A location given as {lat, lon, radius_m}, {pidf}, {zip}, {civic}, or null (unknown).
 
     Raises:
         InputError: an impossible or unreadable location.
@@ -126,11 +126,15 @@ def parse_location(value: object) -> tuple[Point | Shape | None, Civic | None]:
 
 
 def _location(value: dict[str, Any]) -> tuple[Point | Shape | None, Civic | None]:
-    kinds = [k for k in ("lat", "pidf", "zip") if k in value]
+    kinds = [k for k in ("lat", "pidf", "zip", "civic") if k in value]
     if len(kinds) != 1:
-        raise InputError("invalid-location", "give exactly one of lat/lon, pidf or zip", "location")
+        raise InputError(
+            "invalid-location", "give exactly one of lat/lon, pidf, zip or civic", "location"
+        )
     if kinds[0] == "lat":
         return _point(value), None
+    if kinds[0] == "civic":
+        return None, _civic(value["civic"])
     if kinds[0] == "pidf":
         if not isinstance(value["pidf"], str):
             raise InputError("invalid-location", "pidf must be the XML text", "location.pidf")
@@ -140,6 +144,50 @@ def _location(value: dict[str, Any]) -> tuple[Point | Shape | None, Civic | None
     if not isinstance(zip_code, str) or not _ZIP.match(zip_code):
         raise InputError("invalid-location", "zip must be a 5-digit ZIP code", "location.zip")
     return None, Civic(postal_code=zip_code[:5])
+
+
+# A civic address as a CAD system holds it; the names follow RFC 5139 loosely.
+_CIVIC_FIELDS = {
+    "country": "country",
+    "state": "state",
+    "county": "county",
+    "city": "city",
+    "street": "street",
+    "house_number": "house_number",
+    "zip": "postal_code",
+}
+
+
+def _civic(value: object) -> Civic:
+    """{state, county, city?, street?, house_number?, zip?, country?}: routed by its ZIP
+    code, else by its state and county (as the routing core does with a PIDF-LO civic)."""
+    if not isinstance(value, dict):
+        raise InputError("invalid-location", "civic must be an object", "location.civic")
+    unknown = sorted(set(value) - set(_CIVIC_FIELDS))
+    if unknown:
+        raise InputError(
+            "invalid-location", f"civic has unknown fields: {', '.join(unknown)}", "location.civic"
+        )
+    fields: dict[str, str] = {}
+    for name, attribute in _CIVIC_FIELDS.items():
+        text = value.get(name)
+        if text is None:
+            continue
+        if not isinstance(text, str) or not text.strip() or len(text) > 100:
+            raise InputError("invalid-location", f"{name} must be text", f"location.civic.{name}")
+        fields[attribute] = text.strip()
+    zip_code = fields.get("postal_code")
+    if zip_code is not None and not _ZIP.match(zip_code):
+        raise InputError("invalid-location", "zip must be a 5-digit ZIP code", "location.civic.zip")
+    if zip_code is None and not ("state" in fields and "county" in fields):
+        raise InputError(
+            "invalid-location",
+            "a civic address needs a zip, or a state and a county",
+            "location.civic",
+        )
+    if zip_code is not None:
+        fields["postal_code"] = zip_code[:5]
+    return Civic(**fields)
 
 
 def _point(value: dict[str, Any]) -> Point:

@@ -172,3 +172,56 @@ def test_a_request_with_no_location_routes_by_the_psap_area(harness: Harness) ->
 
     assert body["center"]["id"] == "kc-kansas"
     assert "Sample Wyandotte County 911's own service area" in body["explanation"]
+
+
+@pytest.mark.parametrize(
+    "civic",
+    [
+        {"state": "KS", "county": "Wyandotte", "city": "Kansas City", "street": "Main St"},
+        {"zip": "66101", "house_number": "100", "street": "Main St"},
+    ],
+)
+def test_a_civic_address_from_cad_routes_by_its_county_or_zip(
+    harness: Harness, civic: dict[str, str]
+) -> None:
+    response = harness.post_json(
+        "/api/v1/route", {"location": {"civic": civic}, "callback_number": "+18165550123"}
+    )
+
+    assert response.status_code == 200, response.get_json()
+    decision = response.get_json()
+    assert (decision["center_id"], decision["method"]) == ("kc-kansas", "civic")
+
+
+def test_a_civic_address_naming_no_known_county_falls_back_to_the_psap_area_and_says_so(
+    harness: Harness,
+) -> None:
+    response = harness.post_json(
+        "/api/v1/route", {"location": {"civic": {"state": "KS", "county": "Nowhere"}}}
+    )
+
+    decision = response.get_json()
+    assert (response.status_code, decision["method"]) == (200, "psap_area")
+    assert "the civic address names no county or ZIP code" in decision["explanation"]
+
+
+@pytest.mark.parametrize(
+    ("civic", "field"),
+    [
+        ({"county": "Wyandotte"}, "location.civic"),
+        ({"zip": "661"}, "location.civic.zip"),
+        ({"state": "KS", "county": 20209}, "location.civic.county"),
+        ({"state": "KS", "county": "Wyandotte", "lat": 39.1}, "location.civic"),
+        ("KS, Wyandotte", "location.civic"),
+    ],
+)
+def test_a_civic_address_that_cannot_be_routed_is_a_400_naming_the_field(
+    harness: Harness, civic: object, field: str
+) -> None:
+    response = harness.post_json("/api/v1/transfers", {**ELIGIBLE, "location": {"civic": civic}})
+
+    assert response.status_code == 400
+    assert (response.get_json()["error"], response.get_json()["field"]) == (
+        "invalid-location",
+        field,
+    )

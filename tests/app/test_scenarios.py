@@ -94,6 +94,7 @@ def test_the_voicemail_scenario_treats_the_machine_as_no_answer(harness: Harness
 def test_the_hang_up_scenario_cancels_the_ringing_center(harness: Harness) -> None:
     timeline = play(harness, "gateway-caller-hangs-up-while-ringing.yaml")
 
+    assert_caller_never_dropped(timeline)
     (leg,) = timeline.party_legs("kc-kansas")
     assert leg.status in {"canceled", "completed"}
     assert leg.ended_by == "application"

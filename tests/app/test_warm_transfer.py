@@ -19,6 +19,7 @@ from tests.app.harness import (
     KC_KANSAS,
     KS_STATEWIDE,
     NATIONAL,
+    WYANDOTTE_KEY,
     Harness,
     assert_caller_never_dropped,
     line,
@@ -47,6 +48,8 @@ def test_the_happy_path_connects_the_caller_to_the_center_serving_their_location
     assert talk.b == "kc-kansas" and talk.start == pytest.approx(12.0, abs=1.0)
     wait_start, wait_end = timeline.gaps_without_human("caller")[0]
     assert wait_end - wait_start < 15  # the caller waited under 15 s for the counselor
+    (waiting,) = [e.text for e in timeline.of_kind("media", "caller") if "waits" in e.text]
+    assert "We are connecting a 9 8 8 crisis counselor" in waiting  # a message, not silence
     announcements = [e.text for e in timeline.of_kind("media", "caller") if "announce" in e.text]
     assert announcements == [
         'hears the announcement "A 9 8 8 counselor is connected. 9 1 1 may now leave the call."'
@@ -63,6 +66,19 @@ def test_the_happy_path_connects_the_caller_to_the_center_serving_their_location
         EventKind.ENDED,
     ]
     assert harness.transfer(transfer_id).status == ENDED
+    status = harness.client().get(
+        f"/api/v1/transfers/{transfer_id}", headers={"Authorization": f"Bearer {WYANDOTTE_KEY}"}
+    )
+    view = status.get_json()
+    assert (view["status"], view["outcome"], view["current_center_id"]) == (
+        "ended",
+        "handed-off",
+        "kc-kansas",
+    )
+    assert view["attempts"] == [{"center_id": "kc-kansas", "status": "accepted", "result": None}]
+    steps = [step["kind"] for step in view["timeline"]]
+    assert steps[0] == "caller_arrived" and len(steps) > 1
+    assert all(step["at"].endswith("+00:00") for step in view["timeline"])
 
 
 def test_the_whisper_tells_the_counselor_who_where_how_urgent_and_which_language(
