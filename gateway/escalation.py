@@ -407,7 +407,9 @@ class Escalations:
             return "gone"
         if transfer.status == DIALING:
             found = self.service.check_dialing(transfer)
-            if found == "in-flight" and self.service.now() - transfer.created_at < WATCH_FOR_S:
+            # Counted from the deadline: registration may be long before the call arrived.
+            since = transfer.deadline_at or transfer.created_at
+            if found == "in-flight" and self.service.now() - since < WATCH_FOR_S:
                 self.watchdog.schedule(transfer_id)
             return found
         escalation = transfer.escalation

@@ -21,6 +21,7 @@ MAX_SUMMARY = 500
 _CALL_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+_STATE = re.compile(r"^[A-Za-z]{2}$")
 
 
 class InputError(ValueError):
@@ -176,6 +177,12 @@ def _civic(value: object) -> Civic:
         if not isinstance(text, str) or not text.strip() or len(text) > 100:
             raise InputError("invalid-location", f"{name} must be text", f"location.civic.{name}")
         fields[attribute] = text.strip()
+    state = fields.get("state")
+    if state is not None and not _STATE.match(state):
+        # A full name would never match the county layer, and route by the PSAP's area.
+        raise InputError(
+            "invalid-location", "state must be a two-letter code like KS", "location.civic.state"
+        )
     zip_code = fields.get("postal_code")
     if zip_code is not None and not _ZIP.match(zip_code):
         raise InputError("invalid-location", "zip must be a 5-digit ZIP code", "location.civic.zip")

@@ -360,12 +360,13 @@ class TransferService:
                 self.store.forget_pending(transfer)
                 self.store.link_call(call_sid, transfer.id)
                 transfer = self._dial_from(transfer.id, 0, redirect_caller=False) or transfer
-                # If a center's status callback is lost, only this check ends the wait.
-                self.after(partial(self.watch, transfer.id, self.deadline_s + DEADLINE_GRACE_S))
             except redis.RedisError:
                 # The claim is saved and a center may be ringing: the caller must be in the
                 # room, where a counselor who accepts will still find them.
                 log.exception("state lost while dialing %s", transfer.id)
+            # If a center's status callback is lost, or the dial above failed, only this
+            # check ends the wait (scheduled after the ring, so it never delays it).
+            self.after(partial(self.watch, transfer.id, self.deadline_s + DEADLINE_GRACE_S))
         if transfer.status == RETURNED:
             return self.returned_twiml(transfer.id)
         return twiml.caller_waits(self.links, transfer.id, transfer.room)

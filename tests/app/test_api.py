@@ -210,6 +210,7 @@ def test_a_civic_address_naming_no_known_county_falls_back_to_the_psap_area_and_
     [
         ({"county": "Wyandotte"}, "location.civic"),
         ({"zip": "661"}, "location.civic.zip"),
+        ({"state": "Kansas", "county": "Wyandotte"}, "location.civic.state"),
         ({"state": "KS", "county": 20209}, "location.civic.county"),
         ({"state": "KS", "county": "Wyandotte", "lat": 39.1}, "location.civic"),
         ("KS, Wyandotte", "location.civic"),
