@@ -16,6 +16,8 @@ from gateway.state import ABANDONED, ENDED
 from routing.engine import Router
 from tests.app.harness import (
     ACCEPTS,
+    DOUGLAS_KEY,
+    ELIGIBLE,
     KC_KANSAS,
     KS_STATEWIDE,
     NATIONAL,
@@ -412,3 +414,28 @@ def test_a_lost_center_callback_still_returns_the_caller_to_911_once_the_deadlin
     assert EventKind.RETURNED_TO_911 in harness.kinds(transfer_id)
     # Scheduled at the caller's arrival for after the deadline, and again after "in-flight".
     assert harness.scheduled_watchdogs() == [[transfer_id], [transfer_id]]
+
+
+def test_the_sip_header_is_looked_up_before_the_psap_lines_only_pending_transfer(
+    harness: Harness,
+) -> None:
+    """Wyandotte has exactly one pending transfer (Kansas City, KS); the call carries the
+    id of another (a Lawrence caller registered by Douglas County): the header wins."""
+    lawrence = harness.post_json(
+        "/api/v1/transfers",
+        {**ELIGIBLE, "location": {"lat": 38.9717, "lon": -95.2353, "radius_m": 50}},
+        key=DOUGLAS_KEY,
+    ).get_json()
+    harness.register()  # Wyandotte's only pending transfer
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS),
+            line(KS_STATEWIDE, "ks-statewide", answer=5, actions=ACCEPTS),
+        ],
+        sip_headers={"X-Transfer-Id": lawrence["transfer_id"]},
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert lawrence["center"]["id"] == "ks-statewide"
+    assert timeline.connected("caller", "ks-statewide")
+    assert not timeline.party_legs("kc-kansas")
