@@ -245,7 +245,8 @@ class TransferService:
 
     def _route(self, query: LocationQuery) -> Decision:
         try:
-            return self.router.route(query)
+            # Hours are judged on the service's clock, as every other time of the transfer.
+            return self.router.route(replace(query, at=query.at or self.clock()))
         except UnknownZipError as exc:
             raise unknown_zip(exc) from None
         except RoutingError as exc:
@@ -416,7 +417,9 @@ class TransferService:
         """A transfer nobody registered: route by the keyed ZIP or the PSAP's area."""
         assert psap_id is not None
         callback = self.store.callback_for(form["CallSid"])
-        query = LocationQuery(civic=civic, psap_id=psap_id, caller=callback or None)
+        query = LocationQuery(
+            civic=civic, psap_id=psap_id, caller=callback or None, at=self.clock()
+        )
         try:
             decision = self.router.route(query)
         except RoutingError:

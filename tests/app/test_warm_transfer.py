@@ -6,12 +6,18 @@ reaches the gateway, the gateway never disconnects them.
 
 from __future__ import annotations
 
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 import pytest
 import redis
 
 from gateway.context import EXTENSION
 from gateway.escalation import watch
 from gateway.events import EventKind
+from gateway.settings import DEFAULT_TABLES_DIR
 from gateway.state import ABANDONED, ENDED
 from routing.engine import Router
 from tests.app.harness import (
@@ -439,3 +445,52 @@ def test_the_sip_header_is_looked_up_before_the_psap_lines_only_pending_transfer
     assert lawrence["center"]["id"] == "ks-statewide"
     assert timeline.connected("caller", "ks-statewide")
     assert not timeline.party_legs("kc-kansas")
+
+
+def test_a_backup_that_closed_since_routing_is_passed_over_at_rollover(
+    gateway_redis: redis.Redis, tmp_path: Path
+) -> None:
+    """The Kansas statewide line answers on one weekday only. The transfer was routed on
+    that day (the service's clock is set back for the registration), so its dial plan
+    holds the line; the call comes today, when it is closed: when the Kansas City, KS
+    center does not answer, the gateway records the statewide line closed and rings the
+    national line instead of a line nobody staffs."""
+    chicago = ZoneInfo("America/Chicago")
+    today = datetime.now(chicago)
+    open_day = today - timedelta(days=4)  # never today's weekday
+    day_name = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[open_day.weekday()]
+    tables = tmp_path / "tables"
+    shutil.copytree(DEFAULT_TABLES_DIR, tables)
+    centers = tables / "centers.yaml"
+    text = centers.read_text()
+    always = 'hours: "24/7"'
+    hours = text.index(always, text.index("id: ks-statewide"))
+    weekly = f'hours:\n      {day_name}: "00:00-23:59"'
+    centers.write_text(text[:hours] + weekly + text[hours + len(always) :])
+    harness = Harness(Router.from_files(tables), gateway_redis)
+    service = harness.app.extensions[EXTENSION].service
+    try:
+        service.clock = lambda: open_day.replace(hour=12).astimezone(UTC)
+        registered = harness.register()
+        service.clock = harness.now
+        timeline = harness.play(
+            [
+                line(KC_KANSAS, "kc-kansas", outcome="no-answer"),
+                line(KS_STATEWIDE, "ks-statewide", answer=4, actions=ACCEPTS),
+                line(NATIONAL, "national", answer=4, actions=ACCEPTS),
+            ],
+            sip_headers={"X-Transfer-Id": registered["transfer_id"]},
+        )
+
+        assert_caller_never_dropped(timeline)
+        assert registered["dial_plan"] == ["kc-kansas", "ks-statewide", "national"]
+        assert not timeline.party_legs("ks-statewide")
+        assert timeline.connected("caller", "national")
+        attempts = harness.transfer(registered["transfer_id"]).attempts
+        assert [(a.center_id, a.result) for a in attempts] == [
+            ("kc-kansas", "no-answer"),
+            ("ks-statewide", "closed"),
+            ("national", ""),
+        ]
+    finally:
+        harness.close()
