@@ -141,10 +141,14 @@ def _location(value: dict[str, Any]) -> tuple[Point | Shape | None, Civic | None
             raise InputError("invalid-location", "pidf must be the XML text", "location.pidf")
         parsed = parse_pidf(value["pidf"])
         return parsed.geo, parsed.civic
-    zip_code = value["zip"]
-    if not isinstance(zip_code, str) or not _ZIP.match(zip_code):
-        raise InputError("invalid-location", "zip must be a 5-digit ZIP code", "location.zip")
-    return None, Civic(postal_code=zip_code[:5])
+    return None, Civic(postal_code=_zip(value["zip"], "location.zip"))
+
+
+def _zip(value: object, field: str) -> str:
+    """A ZIP or ZIP+4 code, as the 5-digit ZIP the routing core looks up."""
+    if not isinstance(value, str) or not _ZIP.match(value):
+        raise InputError("invalid-location", "zip must be a 5-digit ZIP code", field)
+    return value[:5]
 
 
 # A civic address as a CAD system holds it; the names follow RFC 5139 loosely.
@@ -183,17 +187,14 @@ def _civic(value: object) -> Civic:
         raise InputError(
             "invalid-location", "state must be a two-letter code like KS", "location.civic.state"
         )
-    zip_code = fields.get("postal_code")
-    if zip_code is not None and not _ZIP.match(zip_code):
-        raise InputError("invalid-location", "zip must be a 5-digit ZIP code", "location.civic.zip")
-    if zip_code is None and not ("state" in fields and "county" in fields):
+    if "postal_code" in fields:
+        fields["postal_code"] = _zip(fields["postal_code"], "location.civic.zip")
+    elif not ("state" in fields and "county" in fields):
         raise InputError(
             "invalid-location",
             "a civic address needs a zip, or a state and a county",
             "location.civic",
         )
-    if zip_code is not None:
-        fields["postal_code"] = zip_code[:5]
     return Civic(**fields)
 
 

@@ -243,10 +243,13 @@ class TransferService:
             reason=refusal.reason,
         )
 
+    def _decide(self, query: LocationQuery) -> Decision:
+        # Hours are judged on the service's clock, as every other time of the transfer.
+        return self.router.route(replace(query, at=query.at or self.clock()))
+
     def _route(self, query: LocationQuery) -> Decision:
         try:
-            # Hours are judged on the service's clock, as every other time of the transfer.
-            return self.router.route(replace(query, at=query.at or self.clock()))
+            return self._decide(query)
         except UnknownZipError as exc:
             raise unknown_zip(exc) from None
         except RoutingError as exc:
@@ -417,11 +420,9 @@ class TransferService:
         """A transfer nobody registered: route by the keyed ZIP or the PSAP's area."""
         assert psap_id is not None
         callback = self.store.callback_for(form["CallSid"])
-        query = LocationQuery(
-            civic=civic, psap_id=psap_id, caller=callback or None, at=self.clock()
-        )
+        query = LocationQuery(civic=civic, psap_id=psap_id, caller=callback or None)
         try:
-            decision = self.router.route(query)
+            decision = self._decide(query)
         except RoutingError:
             return twiml.menu(self.links, tries, "That ZIP code was not found.")
         transfer = _new_transfer(new_transfer_id(), origin, psap_id, decision, self.now())
