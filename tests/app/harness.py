@@ -7,6 +7,7 @@ to a MemorySink, and its state lives in the real Redis the session fixture provi
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,6 +36,16 @@ AUTH_TOKEN = "app-test-token-0123456789abcdef"
 CALLER_HASH_KEY = "app-test-caller-hash-key"
 ENCRYPTION_KEY = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXktMDE="  # Fernet: 32 bytes, base64
 PUBLIC_URL = "https://gateway.test"
+# Every sample number is fictional, 555-0100..555-0199; "555" alone is not enough to spot
+# one, since random transfer ids and hashes contain it now and then.
+_SAMPLE_NUMBER = re.compile(r"555\D?01\d\d")
+
+
+def shows_a_phone_number(text: str) -> bool:
+    """True when `text` carries one of the sample phone numbers, in any usual spelling."""
+    return _SAMPLE_NUMBER.search(text) is not None
+
+
 GATEWAY_NUMBER = "+19135550150"
 WYANDOTTE_LINE = "+19135550120"  # Sample Wyandotte County 911 (config/tables/psaps.yaml)
 DOUGLAS_LINE = "+17855550140"
