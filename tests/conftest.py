@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from routing.counties import CountyLayer, load_layer
 from routing.index import CountyIndex
 from tests.servers import postgres_server, redis_server
+
+# Property tests check behaviour, not speed (bench/ measures that): with Hypothesis's default
+# 200 ms deadline, one slow example on a busy CI machine fails a correct test as "flaky".
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 @pytest.fixture(scope="session")
