@@ -249,6 +249,23 @@ def _bool(data: dict[str, Any], name: str, *, required: bool) -> bool:
     return value
 
 
+def keyed_callback(digits: str) -> str | None:
+    """A callback number keyed on a phone keypad (10 digits, or 11 starting with 1), as E.164.
+
+    None when it is not a valid North American number: a call-taker's keypad has no "+".
+    """
+    if not digits.isdigit() or len(digits) not in (10, 11):
+        return None
+    if len(digits) == 11 and not digits.startswith("1"):
+        return None
+    number = "+1" + digits[-10:]
+    try:
+        parse_e164(number)
+    except RoutingError:
+        return None
+    return number
+
+
 def _callback(value: object) -> str | None:
     if value is None:
         return None

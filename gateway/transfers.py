@@ -34,6 +34,7 @@ from gateway.intake import (
     Refusal,
     TransferRequest,
     agreement_refusal,
+    keyed_callback,
     partnership_refusal,
     triage_refusal,
     unknown_zip,
@@ -385,19 +386,29 @@ class TransferService:
         return "claimed"
 
     def menu(self, form: Mapping[str, str], tries: int) -> VoiceResponse:
-        """What the call-taker keyed: a transfer code, a ZIP code, or # for their area."""
-        digits, psap_id = form.get("Digits", ""), self.psap_for_number(form.get("From", ""))
-        if len(digits) == 6:
+        """What the call-taker keyed: a transfer code, a ZIP code, or # for their area.
+
+        After a ZIP code (or before # alone), star and the caller's 10-digit number give
+        the callback number 911 hears if the counselor escalates: "66101*8165550123#".
+        """
+        keyed, psap_id = form.get("Digits", ""), self.psap_for_number(form.get("From", ""))
+        digits, star, number = keyed.partition("*")
+        own_area = not digits and form.get("FinishedOnKey") == "#"
+        if len(digits) == 6 and not star:
             return self._by_code(digits, psap_id, form["CallSid"], tries)
-        if psap_id is None and (len(digits) == 5 or form.get("FinishedOnKey") == "#"):
+        if psap_id is None and (len(digits) == 5 or own_area):
             text = "This number is not a registered 9 1 1 center. Enter a transfer code."
             return twiml.menu(self.links, tries, text)
-        if len(digits) == 5:
-            return self._keyed_route(Civic(postal_code=digits), "zip", psap_id, form, tries)
-        if not digits and form.get("FinishedOnKey") == "#":
-            return self._keyed_route(None, "psap-area", psap_id, form, tries)
-        prefix = "That entry was not understood." if digits else "No entry was received."
-        return twiml.menu(self.links, tries, prefix)
+        if not (len(digits) == 5 or own_area):
+            prefix = "That entry was not understood." if keyed else "No entry was received."
+            return twiml.menu(self.links, tries, prefix)
+        callback = keyed_callback(number) if star else None
+        if star and callback is None:
+            return twiml.menu(self.links, tries, "That callback number was not understood.")
+        if digits:
+            civic = Civic(postal_code=digits)
+            return self._keyed_route(civic, "zip", psap_id, form, tries, callback)
+        return self._keyed_route(None, "psap-area", psap_id, form, tries, callback)
 
     def _by_code(self, code: str, psap_id: str | None, call_sid: str, tries: int) -> VoiceResponse:
         transfer_id = self.store.by_code(code)
@@ -416,10 +427,14 @@ class TransferService:
         psap_id: str | None,
         form: Mapping[str, str],
         tries: int,
+        keyed_number: str | None,
     ) -> VoiceResponse:
-        """A transfer nobody registered: route by the keyed ZIP or the PSAP's area."""
+        """A transfer nobody registered: route by the keyed ZIP or the PSAP's area.
+
+        The callback number the call-taker keyed wins over the one their equipment sent.
+        """
         assert psap_id is not None
-        callback = self.store.callback_for(form["CallSid"])
+        callback = keyed_number or self.store.callback_for(form["CallSid"])
         query = LocationQuery(civic=civic, psap_id=psap_id, caller=callback or None)
         try:
             decision = self._decide(query)

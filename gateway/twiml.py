@@ -106,7 +106,9 @@ def menu(links: Links, tries: int, prefix: str = "") -> VoiceResponse:
         text = (
             f"{prefix} 9 8 8 transfer line. Enter the 6 digit transfer code, then pound. "
             "With no transfer registered, enter the caller's 5 digit ZIP code then pound, "
-            "or press pound alone to route by your own area."
+            "or press pound alone to route by your own area. "
+            "To give 9 8 8 the caller's callback number, key star and its 10 digits "
+            "before pound."
         )
     gather = Gather(
         action=links.url("/voice/menu", tries=tries + 1),

@@ -655,3 +655,76 @@ def test_a_keyed_transfer_reads_back_the_callback_number_the_psap_equipment_sent
         assert routed[0].data["area_code_differs"] is True
     keys = [key.decode() for key in harness.redis.scan_iter("g988:*")]
     assert not [key for key in keys if header.lstrip("+") in key]
+
+
+@pytest.mark.parametrize(
+    ("keyed", "method"), [("66101*8165550142#", "civic"), ("*18165550142#", "psap_area")]
+)
+def test_a_callback_number_keyed_after_the_zip_or_before_pound_is_read_back_to_911(
+    harness: Harness, keyed: str, method: str
+) -> None:
+    """No transfer registered and no X-Callback-Number from the equipment: the call-taker
+    keys star and the caller's number (10 digits, or 11 with the leading 1)."""
+    timeline = harness.play(
+        [counselor(STAR_NINE), line(PSAP_ESCALATION, "psap-escalation", answer=2, actions=JOINS)],
+        caller_actions=[{"at": 2, "press": keyed}, {"at": 120, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert all_three_together(timeline, "psap-escalation")
+    whisper = said(timeline, "psap-escalation")[0]
+    assert "Callback number 8 1 6, 5 5 5, 0 1 4 2." in whisper, whisper
+    (routed,) = [e for e in harness.sink.events if e.kind == EventKind.ROUTED]
+    assert (routed.data["method"], routed.data["center_id"]) == (method, "kc-kansas")
+    assert routed.data["area_code_differs"] is True  # 816 is Missouri's: shown, never used
+    keys = [key.decode() for key in harness.redis.scan_iter("g988:*")]
+    assert not [key for key in keys if shows_a_phone_number(key)]
+
+
+def test_a_keyed_callback_number_wins_over_the_one_the_equipment_sent(harness: Harness) -> None:
+    timeline = harness.play(
+        [counselor(STAR_NINE), line(PSAP_ESCALATION, "psap-escalation", answer=2, actions=JOINS)],
+        caller_actions=[{"at": 2, "press": "66101*9135550142#"}, {"at": 120, "hangup": True}],
+        sip_headers={"X-Callback-Number": "+18165550123"},
+    )
+
+    whisper = said(timeline, "psap-escalation")[0]
+    assert "Callback number 9 1 3, 5 5 5, 0 1 4 2." in whisper, whisper
+
+
+@pytest.mark.parametrize("number", ["555014", "28165550142", "1234567890", "8165550142*1"])
+def test_a_callback_number_that_is_not_a_phone_number_asks_again_and_routes_nothing(
+    harness: Harness, number: str
+) -> None:
+    timeline = harness.play(
+        [counselor([{"at": 3, "press": "1"}])],
+        caller_actions=[
+            {"at": 2, "press": f"66101*{number}#"},
+            {"at": 8, "press": "66101#"},
+            {"at": 120, "hangup": True},
+        ],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert said(timeline, "caller")[1].startswith('says "That callback number was not understood.')
+    (routed,) = [e for e in harness.sink.events if e.kind == EventKind.ROUTED]
+    assert routed.data["center_id"] == "kc-kansas"  # the second entry, without a number
+    assert timeline.connected("caller", "kc-kansas")
+
+
+def test_a_transfer_code_followed_by_star_is_not_taken_as_a_code(harness: Harness) -> None:
+    registered = harness.register()
+    harness.register()  # two pending transfers: the PSAP line alone cannot tell which
+    code = registered["transfer_code"]
+    timeline = harness.play(
+        [counselor([{"at": 3, "press": "1"}])],
+        caller_actions=[
+            {"at": 2, "press": f"{code}*8165550142#"},
+            {"at": 8, "press": f"{code}#"},
+            {"at": 120, "hangup": True},
+        ],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert said(timeline, "caller")[1].startswith('says "That entry was not understood.')
+    assert harness.transfer(registered["transfer_id"]).accepted() is not None
