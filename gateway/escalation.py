@@ -307,7 +307,7 @@ class Escalations:
                 machine_detection="Enable",
             )
         except TwilioException:
-            log.warning("Twilio refused escalation attempt %s of %s", dial.index, transfer.id)
+            log.warning("escalation attempt %s of %s was not placed", dial.index, transfer.id)
             self.service.change(transfer.id, lambda t, n: _end(t, n, dial.index, "", "refused"))
             return False
         try:

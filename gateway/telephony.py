@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from requests import RequestException
 from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
@@ -71,6 +72,49 @@ class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
         )
 
 
+class ReportingHttpClient(HttpClient):  # type: ignore[misc]
+    """Wraps an HttpClient so a request that never got an answer raises TwilioException.
+
+    twilio raises TwilioRestException for an error answer, but lets the transport's own
+    errors through (requests' ConnectionError, ReadTimeout...). Every caller in the gateway
+    handles TwilioException (a refused leg rolls over to the next center, an escalation
+    to the next number); a network error escaping instead would leave the step half done.
+    A timeout does not say the request was not carried out: the gateway treats the leg as
+    failed and ignores the webhooks of a leg it does not know.
+    """
+
+    def __init__(self, inner: HttpClient) -> None:
+        super().__init__(logger=inner.logger, is_async=False, timeout=inner.timeout)
+        self.inner = inner
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        """Send the request through the wrapped client."""
+        try:
+            return self.inner.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                auth=auth,
+                timeout=timeout,
+                allow_redirects=allow_redirects,
+            )
+        except RequestException as exc:
+            # The class name only: the URL and body may name phone numbers.
+            raise TwilioException(f"no answer from Twilio: {type(exc).__name__}") from exc
+
+
 def build_client(
     account_sid: str,
     auth_token: str,
@@ -99,7 +143,9 @@ def build_client(
             if api_base_url
             else TwilioHttpClient(timeout=timeout)
         )
-    client = Client(account_sid, auth_token, http_client=http_client, environment={})
+    client = Client(
+        account_sid, auth_token, http_client=ReportingHttpClient(http_client), environment={}
+    )
     # twilio imports its REST resources on first use, about 75 ms here: done now, at start,
     # instead of inside the first caller's webhook after each deploy or worker restart.
     _warm = (client.calls, client.conferences)

@@ -588,7 +588,9 @@ class TransferService:
                 machine_detection="Enable",
             )
         except TwilioException:
-            log.warning("Twilio refused the call to %s for %s", plan.center_id, transfer.id)
+            # Refused, or no answer from Twilio (then it may ring: its webhooks name an
+            # attempt already over, and are ignored). The error's text may name numbers.
+            log.warning("the call to %s for %s was not placed", plan.center_id, transfer.id)
             self.change(transfer.id, lambda t, n: _end_attempt(t, n, plan.index, "", "failed"))
             return False
         try:

@@ -15,10 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
+from twilio.http import HttpClient
+from twilio.http.response import Response
 from werkzeug.test import TestResponse
 
 from gateway.app import create_app
@@ -30,6 +33,7 @@ from gateway.sim.scenario import scenario_from_dict
 from gateway.sim.simulator import Simulator
 from gateway.sim.timeline import Timeline
 from gateway.state import Transfer, TransferStore
+from gateway.telephony import build_client
 from routing.engine import Router
 
 AUTH_TOKEN = "app-test-token-0123456789abcdef"
@@ -89,6 +93,46 @@ class ClosingClient(FlaskClient):
 
 
 @dataclass
+class NetworkFault:
+    """One REST request to Twilio that gets no answer (used once).
+
+    Attributes:
+        resource: the end of its URL, e.g. "Calls.json".
+        kind: "refused" (it never reaches Twilio: a connection error) or "lost" (Twilio
+            carries it out, but the answer is lost: a read timeout).
+        to: only a request with this To parameter.
+    """
+
+    resource: str
+    kind: str
+    to: str | None = None
+    method: str = "POST"
+
+    def matches(self, method: str, url: str, data: dict[str, object] | None) -> bool:
+        to = (data or {}).get("To")
+        return method == self.method and url.endswith("/" + self.resource) and self.to in (None, to)
+
+
+class FlakyNetwork(HttpClient):  # type: ignore[misc]  # twilio ships no type information
+    """The network between the gateway and the simulator's REST API, failing on demand:
+    requests' own exceptions, as twilio's HTTP client lets them through."""
+
+    def __init__(self, inner: HttpClient, faults: list[NetworkFault]) -> None:
+        super().__init__(logger=None, is_async=False)
+        self.inner, self.faults = inner, faults
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        fault = next((f for f in self.faults if f.matches(method, url, kwargs.get("data"))), None)
+        if fault is None:
+            return self.inner.request(method, url, **kwargs)
+        self.faults.remove(fault)
+        if fault.kind == "refused":
+            raise requests.ConnectionError("connection refused")
+        self.inner.request(method, url, **kwargs)
+        raise requests.ReadTimeout("read timed out")
+
+
+@dataclass
 class Harness:
     """One gateway app under test with its simulator, sink and Redis.
 
@@ -106,6 +150,8 @@ class Harness:
         holder: dict[str, Flask] = {}
         # Webhook paths whose requests are lost on the way (answered 204, never handled).
         self.lost_paths: set[str] = set()
+        # REST requests to Twilio that get no answer (see NetworkFault).
+        self.network_faults: list[NetworkFault] = []
         self._timers: list[tuple[float, Callable[[], None]]] = []
         self._armed = False
 
@@ -145,7 +191,11 @@ class Harness:
         self.app = create_app(
             settings,
             router=self.router,
-            twilio_client=self.sim.twilio_client(),
+            twilio_client=build_client(
+                self.sim.account_sid,
+                AUTH_TOKEN,
+                http_client=FlakyNetwork(self.sim.http_client(), self.network_faults),
+            ),
             event_sink=self.sink,
             redis=self.redis,
             flow=flow,

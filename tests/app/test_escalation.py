@@ -28,6 +28,7 @@ from tests.app.harness import (
     PUBLIC_URL,
     WYANDOTTE_KEY,
     Harness,
+    NetworkFault,
     assert_caller_never_dropped,
     line,
     said,
@@ -324,6 +325,35 @@ def test_with_no_worker_running_the_first_escalation_dial_still_goes_out(
     # The watchdogs (the deadline's, the escalation's) wait for a worker, holding nothing
     # but the transfer id.
     assert harness.scheduled_watchdogs() == [[transfer_id], [transfer_id]]
+
+
+@pytest.mark.parametrize("kind", ["refused", "lost"])
+def test_with_no_worker_an_escalation_dial_twilio_never_answered_moves_to_the_alternate(
+    harness: Harness, kind: str
+) -> None:
+    """The first request to ring 911 gets no answer from Twilio (never reached it, or its
+    answer was lost after it placed the call): the alternate is rung at once, no worker."""
+    registered = harness.register()
+    harness.network_faults.append(NetworkFault("Calls.json", kind, to=PSAP_ESCALATION))
+    timeline = harness.play(
+        [
+            counselor(STAR_NINE),
+            line(PSAP_ESCALATION, "psap-escalation", answer=3, actions=JOINS),
+            line(PSAP_ALTERNATE, "psap-alternate", answer=3, actions=JOINS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert dialed(timeline, PSAP_ESCALATION) == (1 if kind == "lost" else 0)
+    (alternate,) = timeline.party_legs("psap-alternate")
+    assert alternate.created_at < 28  # the counselor pressed 9 at 5 + 22 s
+    assert all_three_together(timeline, "psap-alternate")
+    assert not timeline.connected("caller", "psap-escalation")
+    assert escalation_steps(harness, registered["transfer_id"])[-1] == (
+        "escalation_answered",
+        1,
+        "joined",
+    )
 
 
 def test_the_watchdog_job_dials_the_next_number_when_a_status_callback_was_lost(

@@ -29,6 +29,7 @@ from tests.app.harness import (
     NATIONAL,
     WYANDOTTE_KEY,
     Harness,
+    NetworkFault,
     assert_caller_never_dropped,
     line,
     said,
@@ -494,3 +495,51 @@ def test_a_backup_that_closed_since_routing_is_passed_over_at_rollover(
         ]
     finally:
         harness.close()
+
+
+def test_a_center_dial_that_never_reaches_twilio_rolls_over_to_the_backup_at_once(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    harness.network_faults.append(NetworkFault("Calls.json", "refused", to=KC_KANSAS))
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", answer=3, actions=ACCEPTS),
+            line(KS_STATEWIDE, "ks-statewide", answer=4, actions=ACCEPTS),
+        ],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert not timeline.party_legs("kc-kansas")
+    (backup,) = timeline.party_legs("ks-statewide")
+    assert backup.created_at < 1.0  # no wait for a deadline or a watchdog
+    assert timeline.connected("caller", "ks-statewide")
+    transfer = harness.transfer(registered["transfer_id"])
+    assert [(a.center_id, a.result) for a in transfer.attempts] == [
+        ("kc-kansas", "failed"),
+        ("ks-statewide", ""),
+    ]
+
+
+def test_a_center_rung_whose_answer_from_twilio_was_lost_is_never_connected(
+    harness: Harness,
+) -> None:
+    """Twilio placed the call but its answer timed out: the gateway counts the leg failed
+    and rings the backup. The leg it does not know about may still answer; that counselor
+    is told the caller is no longer waiting, and the caller gets the backup."""
+    registered = harness.register()
+    harness.network_faults.append(NetworkFault("Calls.json", "lost", to=KC_KANSAS))
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", answer=3, actions=ACCEPTS),
+            line(KS_STATEWIDE, "ks-statewide", answer=8, actions=ACCEPTS),
+        ],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert len(timeline.party_legs("kc-kansas")) == 1  # Twilio did ring it
+    assert said(timeline, "kc-kansas") == ['says "This transfer is no longer waiting. Thank you."']
+    assert not timeline.connected("caller", "kc-kansas")
+    assert timeline.connected("caller", "ks-statewide")
+    transfer = harness.transfer(registered["transfer_id"])
+    assert transfer.accepted() is not None and transfer.accepted().center_id == "ks-statewide"
