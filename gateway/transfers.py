@@ -993,6 +993,11 @@ def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str])
     transfer.outcome = "handed-off"
     transfer.conference_sid = room or transfer.conference_sid
     notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id)
+    if transfer.status in {ABANDONED, ENDED}:
+        # Delivered after the caller's leave: in the caller's room it happened before the
+        # room ended (the caller's leg ends it), so it is recorded as in order; but there
+        # is nobody left to tell that 988 is connected.
+        return ""
     return HANDED_OFF if transfer.conference_sid and transfer.caller_sid else ""
 
 

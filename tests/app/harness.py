@@ -120,8 +120,10 @@ class FlakyNetwork(HttpClient):  # type: ignore[misc]  # twilio ships no type in
     def __init__(self, inner: HttpClient, faults: list[NetworkFault]) -> None:
         super().__init__(logger=None, is_async=False)
         self.inner, self.faults = inner, faults
+        self.sent: list[str] = []  # "METHOD url" of every request, answered or not
 
     def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        self.sent.append(f"{method} {url}")
         fault = next((f for f in self.faults if f.matches(method, url, kwargs.get("data"))), None)
         if fault is None:
             return self.inner.request(method, url, **kwargs)
@@ -169,6 +171,7 @@ class Harness:
             auth_token=AUTH_TOKEN,
             public_url=PUBLIC_URL,
         )
+        self.network = FlakyNetwork(self.sim.http_client(), self.network_faults)
         settings = Settings(
             twilio_account_sid=self.sim.account_sid,
             twilio_auth_token=AUTH_TOKEN,
@@ -191,11 +194,7 @@ class Harness:
         self.app = create_app(
             settings,
             router=self.router,
-            twilio_client=build_client(
-                self.sim.account_sid,
-                AUTH_TOKEN,
-                http_client=FlakyNetwork(self.sim.http_client(), self.network_faults),
-            ),
+            twilio_client=build_client(self.sim.account_sid, AUTH_TOKEN, http_client=self.network),
             event_sink=self.sink,
             redis=self.redis,
             flow=flow,

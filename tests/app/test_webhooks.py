@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 
 from gateway.app import redis_client
 from gateway.events import Event, EventKind, MemorySink
-from gateway.state import PENDING
+from gateway.state import ENDED, PENDING
 from routing.engine import Router
 from tests.app.harness import (
     ACCEPTS,
@@ -188,6 +188,41 @@ class StopsRedisAtFirstDial(MemorySink):
         if dialed and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+def test_a_counselor_join_delivered_after_the_caller_left_is_recorded_as_in_order(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    held_back: list[dict[str, str]] = []
+    harness.lost_paths.add("/voice/conference")  # the room's events arrive late, below
+    harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        caller_actions=[{"at": 30, "hangup": True}],
+    )
+    ended = harness.transfer(transfer_id)
+    assert (ended.status, ended.outcome) == (ENDED, "accepted")
+    accepted = ended.accepted()
+    assert accepted is not None
+    held_back.append(
+        {
+            "StatusCallbackEvent": "participant-join",
+            "CallSid": accepted.call_sid,
+            "ConferenceSid": "CF" + "0" * 32,
+        }
+    )
+    requests_before = len(harness.network.sent)
+
+    for form in held_back * 2:  # and once more: Twilio delivers at least once
+        answer = signed_post(harness, f"/voice/conference?t={transfer_id}", form)
+        assert answer.status_code == 200
+
+    late = harness.transfer(transfer_id)
+    assert (late.status, late.outcome) == (ENDED, "handed-off")
+    assert harness.kinds(transfer_id).count(EventKind.HANDOFF) == 1
+    # No "988 is connected" announcement to a room that has ended.
+    assert len(harness.network.sent) == requests_before
 
 
 def test_redis_stopping_mid_call_still_connects_the_counselor_and_twilio_sees_no_5xx(
