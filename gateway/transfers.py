@@ -833,7 +833,7 @@ class TransferService:
 def _new_transfer(
     transfer_id: str, origin: str, psap_id: str | None, decision: Decision, now: float
 ) -> Transfer:
-    return Transfer(
+    transfer = Transfer(
         id=transfer_id,
         origin=origin,
         psap_id=psap_id,
@@ -845,6 +845,10 @@ def _new_transfer(
         county_name=decision.county_name,
         explanation=decision.explanation,
     )
+    # The status timeline starts where the call-taker did, not when the caller arrived.
+    transfer.note(now, "requested", origin=origin)
+    transfer.note(now, "routed", center_id=decision.center_id, method=decision.method)
+    return transfer
 
 
 def _give_back(transfer: Transfer, notes: Notes, reason: str) -> Plan:

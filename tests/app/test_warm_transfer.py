@@ -86,7 +86,8 @@ def test_the_happy_path_connects_the_caller_to_the_center_serving_their_location
     )
     assert view["attempts"] == [{"center_id": "kc-kansas", "status": "accepted", "result": None}]
     steps = [step["kind"] for step in view["timeline"]]
-    assert steps[0] == "caller_arrived" and len(steps) > 1
+    assert steps[:3] == ["requested", "routed", "caller_arrived"] and len(steps) > 3
+    assert view["timeline"][1]["center_id"] == "kc-kansas"
     assert all(step["at"].endswith("+00:00") for step in view["timeline"])
 
 
