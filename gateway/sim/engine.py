@@ -1149,10 +1149,12 @@ class Engine:
     def _wait_music(self, call: Call, participant: Participant) -> None:
         """Fetch and check what a waiting participant hears (the conference's waitUrl).
 
-        Twilio loops the waitUrl document until the room starts; the simulator fetches it
-        once, validates it (only Say, Play, Pause and Redirect may run there) and records
-        what is heard, so an application can show its callers never wait in silence.
-        A URL outside the application (Twilio's own hold music) is only recorded.
+        As on Twilio, the document is played, its Redirect followed (or the waitUrl fetched
+        again when it ends without one) for as long as the participant waits for the room
+        to start. Each document is validated (only Say, Play, Pause and Redirect may run
+        there); what is heard is recorded when it changes, so an application can show its
+        callers never wait in silence, and what it tells them while they wait. A URL
+        outside the application (Twilio's own hold music) is only recorded.
         """
         url = participant.wait_url
         base = self.config.app_base_url.rstrip("/")
@@ -1160,17 +1162,54 @@ class Engine:
         if not target or not target.startswith(base + "/"):
             self._heard(call, url or "silence")
             return
+        self._fetch_wait(call, participant, target, "")
 
+    def _fetch_wait(self, call: Call, participant: Participant, url: str, before: str) -> None:
         def heard(result: HttpResult) -> None:
-            self._heard(call, self._wait_document(call, target, result))
+            text, verbs = self._wait_document(call, url, result)
+            if text != before:
+                self._heard(call, text)
+            if not verbs:
+                return  # silence until the room starts: nothing more is fetched
+            redirect = next((v for v in verbs if v.name == "Redirect"), None)
+            following = resolve(url, redirect.text) if redirect is not None else url
+            # Media up to the Redirect, at least a second: a document of only a Redirect
+            # would otherwise loop without time passing.
+            played = verbs[: verbs.index(redirect)] if redirect is not None else verbs
+            lengths = [self.media_seconds(v) for v in played]
+            if None in lengths:
+                return  # a loop="0": it plays until the room starts
+            seconds = max(1.0, sum(x or 0.0 for x in lengths))
+            again = partial(self._still_waiting, call, participant, following, text)
+            self.later(call, seconds, again)
 
-        self.fetch_detached(call, "POST", target, {}, heard)
+        self.fetch_detached(call, "POST", url, {}, heard)
+
+    def _still_waiting(self, call: Call, participant: Participant, url: str, heard: str) -> None:
+        conference = self.conferences.get(participant.conference_sid)
+        if conference is None or conference.started:
+            return
+        if conference.participants.get(call.sid) is not participant:
+            return
+        if not url.startswith(self.config.app_base_url.rstrip("/") + "/"):
+            self._heard(call, url)
+            return
+        self._fetch_wait(call, participant, url, heard)
 
     def _heard(self, call: Call, heard: str) -> None:
         self.log(call, "media", f"waits for the conference to start, hearing {heard}")
 
-    def _wait_document(self, call: Call, url: str, result: HttpResult) -> str:
-        return self._document_heard(call, url, result, "waitUrl")
+    def _wait_document(self, call: Call, url: str, result: HttpResult) -> tuple[str, list[Verb]]:
+        """What a waitUrl document makes a participant hear, and its verbs (none if bad)."""
+        if not result.ok:
+            self.log(call, "error", f"waitUrl {url}: {result.error or result.status}", url=url)
+            return "silence (the waitUrl failed)", []
+        try:
+            verbs = twiml.parse(result.body, twiml.WAIT_URL_VERBS)
+        except TwimlError as exc:
+            self.log(call, "error", f"waitUrl {url}: {exc.message}", code=exc.code, url=url)
+            return "silence (the waitUrl document is invalid)", []
+        return _spoken(verbs) or "silence (an empty waitUrl document)", verbs
 
     def _document_heard(self, call: Call, url: str, result: HttpResult, what: str) -> str:
         """What a waitUrl or announceUrl document makes a participant hear, checked."""
@@ -1182,8 +1221,7 @@ class Engine:
         except TwimlError as exc:
             self.log(call, "error", f"{what} {url}: {exc.message}", code=exc.code, url=url)
             return f"silence (the {what} document is invalid)"
-        spoken = [f'"{v.text}"' if v.name == "Say" else v.describe() for v in verbs]
-        return ", then ".join(spoken) or f"silence (an empty {what} document)"
+        return _spoken(verbs) or f"silence (an empty {what} document)"
 
     def announce(self, call: Call, url: str) -> None:
         """A participant's announceUrl: fetched after the REST update returns, as on Twilio.
@@ -1421,3 +1459,8 @@ _EVENT_GROUPS = {
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
+
+
+def _spoken(verbs: list[Verb]) -> str:
+    """What a Say/Play/Pause/Redirect document sounds like, for the timeline."""
+    return ", then ".join(f'"{v.text}"' if v.name == "Say" else v.describe() for v in verbs)

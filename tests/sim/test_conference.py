@@ -192,6 +192,62 @@ def test_a_waiting_participant_hears_the_applications_wait_url_document() -> Non
     assert '<Pause length="2">' in line
 
 
+def test_the_wait_url_is_fetched_again_each_time_its_document_has_played() -> None:
+    from tests.sim.conftest import play
+
+    timeline, seen = play(
+        {
+            "/voice": _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"'),
+            # 5 words (2 s) and a 2 s pause: fetched at 0, 4 and 8 s until the hang-up at 10.
+            "/wait": '<Response><Say>Please stay on the line.</Say><Pause length="2"/></Response>',
+        },
+        scenario([{"at": 10, "hangup": True}]),
+    )
+
+    assert len(seen.forms("/wait")) == 3
+    assert len(_waiting_lines(timeline)) == 1  # the same message: recorded once
+
+
+def test_a_wait_url_redirect_is_followed_and_a_new_message_is_recorded() -> None:
+    from tests.sim.conftest import play
+
+    timeline, seen = play(
+        {
+            "/voice": _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"'),
+            "/wait": "<Response><Say>Connecting you.</Say><Redirect>/later</Redirect></Response>",
+            "/later": '<Response><Say>Still trying.</Say><Pause length="30"/></Response>',
+        },
+        scenario([{"at": 20, "hangup": True}]),
+    )
+
+    assert (len(seen.forms("/wait")), len(seen.forms("/later"))) == (1, 1)
+    first, second = _waiting_lines(timeline)
+    assert '"Connecting you."' in first and '"Still trying."' in second
+
+
+def test_the_wait_url_is_not_fetched_again_once_the_room_has_started() -> None:
+    seen = Seen()
+    holder: dict[str, Client] = {}
+    documents = {
+        "/voice": _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"'),
+        "/wait": '<Response><Say>Please hold.</Say><Pause length="3"/></Response>',
+    }
+
+    def add_counselor(form: dict[str, str]) -> None:
+        _add(holder["client"], CENTER_A, "counselor", start_conference_on_enter=True)
+
+    sim = Simulator(
+        app=scripted_app(documents, seen, {"/voice": add_counselor}), auth_token=AUTH_TOKEN
+    )
+    holder["client"] = sim.twilio_client()
+    center = {"number": CENTER_A, "name": "center-a", "answer": 6}
+    timeline = sim.run(scenario([{"at": 60, "hangup": True}], lines=[center]))
+
+    # 2 + 3 s a loop: fetched at 0 and 5 s; the room starts at 6 s, and nothing after.
+    assert len(seen.forms("/wait")) == 2
+    assert timeline.connected("caller", "center-a")
+
+
 def test_a_wait_url_document_with_a_verb_not_allowed_there_is_an_error() -> None:
     from tests.sim.conftest import play
 
