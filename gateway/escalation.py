@@ -2,10 +2,13 @@
 
 A counselor asks with * then 9 during the call (`counselor_menu`), or the center's system
 calls POST /api/v1/transfers/<id>/escalate. The gateway rings the PSAP's escalation line,
-then its alternates in order, twice round (`ROUNDS`), until a person presses 1 and joins
-the caller and the counselor in the same conference. Each leg has answering machine
-detection (a voicemail is not an answer) and a whisper: the 988 center's name, the
-caller's county and callback number.
+then its alternates in order, round after round, until a person presses 1 and joins
+the caller and the counselor in the same conference. After two rounds (`TELL_AFTER_ROUNDS`)
+the counselor hears that 911 has not answered yet and the gateway keeps calling. It stops
+when the caller leaves; after `GIVE_UP_S`, or once a whole round could not place one call
+(Twilio out of reach), the counselor hears that 911 could not be reached. Each
+leg has answering machine detection (a voicemail is not an answer) and a whisper: the 988
+center's name, the caller's county and callback number.
 
 Who moves the escalation on:
 
@@ -70,8 +73,11 @@ log = logging.getLogger(__name__)
 
 EXTENSION = "gateway988.escalations"
 QUEUE_NAME = "escalations"
-# Every number is tried this many times over, in order, before the escalation fails.
-ROUNDS = 2
+# After this many rounds of every number without an answer, the counselor is told that
+# 911 has not answered yet (and may call another way); the gateway keeps calling.
+TELL_AFTER_ROUNDS = 2
+# ...until this long after the request: the caller has been waiting for 911 for minutes.
+GIVE_UP_S = 300
 # 911 answers 90% of calls within 15 s (NENA): 20 s of ringing, then the next number.
 RING_TIMEOUT_S = 20
 # The watchdog looks 25 s after each step: after one ring timeout and a status callback
@@ -96,6 +102,12 @@ NOT_CALLED = "9 1 1 could not be called from here. Please call 9 1 1 another way
 UNREACHED = (
     "9 1 1 could not be reached on any of its lines. Please call 9 1 1 another way, "
     "and stay with the caller."
+)
+UNREACHED_PATH = "/voice/escalation/unreached"
+STILL_CALLING_PATH = "/voice/escalation/still-calling"
+STILL_CALLING = (
+    "9 1 1 has not answered yet. The gateway keeps calling. If you can, also call 9 1 1 "
+    "another way, and stay with the caller."
 )
 
 
@@ -179,10 +191,12 @@ def escalations() -> Escalations:
 
 @dataclass(frozen=True)
 class Dial:
-    """What `_plan` decided: ring attempt `index` (number `number_index`), or stop (-1)."""
+    """What `_plan` decided: ring attempt `index` (number `number_index`), or stop (-1);
+    `notice`: an announcement for the counselor now (the path of its document)."""
 
     index: int = -1
     number_index: int = -1
+    notice: str = ""
 
 
 class Escalations:
@@ -277,10 +291,10 @@ class Escalations:
 
     def _follow(self, transfer: Transfer, dial: Dial) -> None:
         """Ring the planned number afterwards, or tell the counselor none is left."""
-        if dial.index < 0:
-            self._tell_counselor(transfer)
-            return
-        self.service.after(partial(self._ring, transfer, dial))
+        if dial.notice:
+            self._tell_counselor(transfer, dial.notice)
+        if dial.index >= 0:
+            self.service.after(partial(self._ring, transfer, dial))
 
     def _ring(self, transfer: Transfer, dial: Dial) -> None:
         """Place the planned call; when Twilio refuses it, on to the next number."""
@@ -310,19 +324,23 @@ class Escalations:
             log.warning("escalation attempt %s of %s was not placed", dial.index, transfer.id)
             self.service.change(transfer.id, lambda t, n: _end(t, n, dial.index, "", "refused"))
             return False
+        sid = str(call.sid)
         try:
-            self.service.change(transfer.id, lambda t, n: _record_sid(t, dial.index, str(call.sid)))
+            done = self.service.change(transfer.id, lambda t, n: _record_sid(t, dial.index, sid))
         except redis.RedisError:
             # The leg carries the transfer id and attempt in its webhooks anyway.
             log.exception("could not record escalation leg of %s", transfer.id)
+            return True
+        if done is not None and done[1]:
+            self.service.hang_up(sid, answered=False)
         return True
 
-    def _tell_counselor(self, transfer: Transfer) -> None:
-        """Every number failed: the counselor hears it in the room, with the caller."""
+    def _tell_counselor(self, transfer: Transfer, path: str) -> None:
+        """The counselor hears how the escalation goes, in the room, with the caller."""
         accepted = transfer.accepted()
         if accepted is None or not transfer.conference_sid:
             return
-        self.service.announce(transfer, accepted.call_sid, "/voice/escalation/unreached")
+        self.service.announce(transfer, accepted.call_sid, path)
 
     def leg_status(self, transfer_id: str, index: int, form: Mapping[str, str]) -> None:
         """An escalation leg's status callback: a final status moves to the next number."""
@@ -510,7 +528,7 @@ def _plan(transfer: Transfer, notes: Notes, index: int, count: int) -> Dial | No
     if transfer.status != CONNECTED:
         escalation.status = ESCALATION_CANCELED
         return None
-    if index >= count * ROUNDS:
+    if _give_up(escalation, notes.at, index, count):
         escalation.status = ESCALATION_FAILED
         notes.add(
             EventKind.ESCALATION_FAILED,
@@ -520,7 +538,7 @@ def _plan(transfer: Transfer, notes: Notes, index: int, count: int) -> Dial | No
             attempts=index,
             status="failed",
         )
-        return Dial()
+        return Dial(notice=_notice(transfer, escalation, UNREACHED_PATH))
     number_index = index % count
     escalation.attempts.append(EscalationAttempt(number_index, started_at=notes.at))
     notes.add(
@@ -531,13 +549,37 @@ def _plan(transfer: Transfer, notes: Notes, index: int, count: int) -> Dial | No
         attempt=index,
         status="ringing",
     )
+    if index == count * TELL_AFTER_ROUNDS:
+        return Dial(index, number_index, _notice(transfer, escalation, STILL_CALLING_PATH))
     return Dial(index, number_index)
 
 
-def _record_sid(transfer: Transfer, index: int, sid: str) -> None:
+def _notice(transfer: Transfer, escalation: Escalation, path: str) -> str:
+    """An announcement for the counselor: now, or kept until they are back in the room
+    (an announcement to a counselor in the * menu would not reach them)."""
+    if transfer.counselor_away:
+        escalation.notice = path
+        return ""
+    return path
+
+
+def _give_up(escalation: Escalation, now: float, index: int, count: int) -> bool:
+    """No number to call, calling for GIVE_UP_S already, or a whole round in which Twilio
+    placed no call at all (refused, or out of reach): another round would only repeat it."""
+    if count == 0 or now - escalation.requested_at >= GIVE_UP_S:
+        return True
+    last_round = escalation.attempts[-count:] if index >= count else []
+    return bool(last_round) and all(a.result == "refused" for a in last_round)
+
+
+def _record_sid(transfer: Transfer, index: int, sid: str) -> bool:
+    """Record the leg placed for an attempt. True when the caller left while the REST
+    request was out: nobody could cancel the leg then, so it must be hung up now."""
     attempt = _attempt(transfer, index)
-    if attempt is not None and not attempt.call_sid:
-        attempt.call_sid = str(sid)
+    if attempt is None or attempt.call_sid:
+        return False
+    attempt.call_sid = str(sid)
+    return attempt.result == "caller-left"
 
 
 def _attempt(transfer: Transfer, index: int) -> EscalationAttempt | None:

@@ -72,6 +72,8 @@ class Escalation:
         requested_at: when it was asked for.
         status: see ESCALATION_* above.
         attempts: numbers rung so far; attempt i rings number i % len(numbers).
+        notice: the path of an announcement for the counselor that waits until they are
+            back in the caller's room (they were in the * menu when it was due).
     """
 
     seq: int
@@ -79,6 +81,7 @@ class Escalation:
     requested_at: float
     status: str = ESCALATION_DIALING
     attempts: list[EscalationAttempt] = field(default_factory=list)
+    notice: str = ""
 
 
 @dataclass
@@ -125,6 +128,7 @@ class Transfer:
         callback_number: the caller's number as the PSAP gave it ("" if not given); read
             only by the escalation whisper. Kept out of repr so it never reaches a log.
         escalation: the latest bounce-back to 911, if the counselor asked for one.
+        counselor_away: the accepting counselor is in the * menu, out of the caller's room.
     """
 
     id: str
@@ -154,6 +158,7 @@ class Transfer:
     history: list[dict[str, Any]] = field(default_factory=list)
     callback_number: str = field(default="", repr=False)
     escalation: Escalation | None = None
+    counselor_away: bool = False
 
     def to_json(self) -> str:
         # Shallow copies, not dataclasses.asdict: asdict deep-copies every history entry,

@@ -72,6 +72,8 @@ Clock = Callable[[], datetime]
 MIN_RING_S = 10
 # The deadline watchdog runs this long after the deadline: callbacks due by then have come.
 DEADLINE_GRACE_S = 15
+# Results that end an attempt whose leg may still be on its way (see _record_sid).
+ENDED_UNPLACED = frozenset({"caller-left", "deadline"})
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 # A leg's status callback is asked for only when the leg ends ("completed" brings every final
 # status above): the flow acts on nothing earlier, and each extra event is one more webhook
@@ -374,7 +376,7 @@ class TransferService:
             self.after(partial(self.watch, transfer.id, self.deadline_s + DEADLINE_GRACE_S))
         if transfer.status == RETURNED:
             return self.returned_twiml(transfer.id)
-        return twiml.caller_waits(self.links, transfer.id, transfer.room)
+        return twiml.caller_waits(self.links, transfer.id, transfer.room, transfer.deadline_at)
 
     def _claim(self, transfer: Transfer, notes: Notes, call_sid: str) -> str:
         if transfer.status != PENDING:
@@ -465,10 +467,45 @@ class TransferService:
 
     def returned_twiml(self, transfer_id: str) -> VoiceResponse:
         """What the caller's leg hears when no center could take the caller."""
-        message = f"We could not reach a 9 8 8 counselor. {twiml.STAY_WITH_911}"
         return twiml.stays_with_911(
-            message, f"transfer-{transfer_id}-held", self.links, transfer_id
+            twiml.NOT_REACHED, f"transfer-{transfer_id}-held", self.links, transfer_id
         )
+
+    def waiting(self, transfer_id: str, deadline_at: int | None) -> VoiceResponse:
+        """The waitUrl, fetched again every 13 s or so while the caller waits in the room.
+
+        Besides the message, each fetch is a look at the transfer that needs no worker: a
+        transfer still dialing past its deadline (a lost callback, a crash between two
+        steps) is moved on as the watchdog job would; a caller given back to 911 whose
+        redirect failed is redirected again and hears why meanwhile; and with the state
+        out of reach (Redis down), once the deadline in the URL has passed, 911 hears that
+        988 was not reached instead of a wait that never ends.
+        """
+        query = twiml.wait_query(transfer_id, deadline_at)
+        overdue = deadline_at is not None and self.now() >= deadline_at + DEADLINE_GRACE_S
+        try:
+            transfer = self.store.get(transfer_id) if transfer_id else None
+        except redis.RedisError:
+            log.warning("state out of reach while %s waits", transfer_id)
+            transfer = None
+        if transfer is None:
+            text = twiml.NOT_REACHED if overdue else twiml.WAIT_MESSAGE
+            return twiml.wait_message(self.links, query, text)
+        if transfer.status == RETURNED:
+            self.after(partial(self._redirect_caller, transfer))
+            return twiml.wait_message(self.links, query, twiml.NOT_REACHED)
+        if transfer.status == DIALING and self.now() >= (
+            (transfer.deadline_at or self.now()) + DEADLINE_GRACE_S
+        ):
+            self.after(partial(self._check_overdue, transfer))
+        return twiml.wait_message(self.links, query)
+
+    def _check_overdue(self, transfer: Transfer) -> None:
+        try:
+            self.check_dialing(transfer)
+        except (TwilioException, redis.RedisError):
+            # The next fetch of the waitUrl (or the watchdog job) tries again.
+            log.warning("could not check the overdue transfer %s", transfer.id)
 
     def caller_done(self, transfer_id: str, form: Mapping[str, str]) -> VoiceResponse:
         """The caller's <Dial> ended: they hung up, or the room ended under them."""
@@ -477,7 +514,7 @@ class TransferService:
             return twiml.empty()
         transfer = self.store.get(transfer_id)
         if transfer is not None and transfer.status in ACTIVE:
-            return twiml.caller_waits(self.links, transfer.id, transfer.room)
+            return twiml.caller_waits(self.links, transfer.id, transfer.room, transfer.deadline_at)
         return self.returned_twiml(transfer_id)
 
     def held_done(self, transfer_id: str, form: Mapping[str, str]) -> VoiceResponse:
@@ -504,9 +541,10 @@ class TransferService:
         if done is None:
             return
         for sid, answered in done[1]:
-            self.after(partial(self._hang_up, sid, answered))
+            self.after(partial(self.hang_up, sid, answered))
 
-    def _hang_up(self, call_sid: str, answered: bool) -> None:
+    def hang_up(self, call_sid: str, answered: bool) -> None:
+        """Cancel a ringing leg or end an answered one (best effort)."""
         # Twilio cancels only a ringing call with "canceled"; an answered one needs
         # "completed". A leg that answers meanwhile is refused at the whisper instead.
         try:
@@ -593,11 +631,15 @@ class TransferService:
             log.warning("the call to %s for %s was not placed", plan.center_id, transfer.id)
             self.change(transfer.id, lambda t, n: _end_attempt(t, n, plan.index, "", "failed"))
             return False
+        sid = str(call.sid)
         try:
-            self.change(transfer.id, lambda t, n: _record_sid(t, plan.index, str(call.sid)))
+            done = self.change(transfer.id, lambda t, n: _record_sid(t, plan.index, sid))
         except redis.RedisError:
             # The call is placed; its webhooks carry the transfer id and attempt anyway.
             log.exception("could not record the leg of %s", transfer.id)
+            return True
+        if done is not None and done[1]:
+            self.hang_up(sid, answered=False)
         return True
 
     def _redirect_caller(self, transfer: Transfer) -> None:
@@ -643,7 +685,7 @@ class TransferService:
                 return "rolled-over"
             if status == "in-progress":
                 return "in-flight"  # a counselor is hearing the whisper: they decide
-            self._hang_up(attempt.call_sid, answered=False)
+            self.hang_up(attempt.call_sid, answered=False)
         sid = attempt.call_sid
         done = self.change(transfer.id, lambda t, n: _end_attempt(t, n, index, sid, "deadline"))
         if done is not None and done[1]:
@@ -760,6 +802,10 @@ class TransferService:
         return twiml.goodbye(twiml.CALL_ENDED)
 
     def _counselor_stepped_out(self, transfer: Transfer, counselor_sid: str) -> None:
+        try:
+            self.change(transfer.id, lambda t, n: _away(t, counselor_sid))
+        except redis.RedisError:
+            log.warning("could not note the counselor of %s in the menu", transfer.id)
         if self._caller_still_there(transfer):
             # The counselor steps out of the room for a few seconds: the caller must not
             # wonder whether anyone is still there.
@@ -806,6 +852,8 @@ class TransferService:
                 self.announce(done[0], done[0].caller_sid, "/voice/announce")
             elif done is not None and done[1] == ALONE:
                 self.after(partial(self._alone, done[0], sid))
+            elif done is not None and done[1].startswith("/"):
+                self.announce(done[0], sid, done[1])  # kept while they were in the menu
         elif event == "participant-leave" and (
             form.get("ReasonParticipantLeft") == "participant_hung_up"
         ):
@@ -877,10 +925,15 @@ def _skip_closed(
     return index
 
 
-def _record_sid(transfer: Transfer, index: int, sid: str) -> None:
+def _record_sid(transfer: Transfer, index: int, sid: str) -> bool:
+    """Record the leg placed for an attempt. True when the attempt ended while the REST
+    request was out (the caller left, the deadline passed): nobody could cancel the leg
+    then, since its SID was not known, so it must be hung up now."""
     attempt = transfer.attempt(index)
-    if attempt is not None and not attempt.call_sid:
-        attempt.call_sid = sid
+    if attempt is None or attempt.call_sid:
+        return False
+    attempt.call_sid = sid
+    return attempt.result in ENDED_UNPLACED
 
 
 def final_leg_result(form: Mapping[str, str]) -> tuple[str, str] | None:
@@ -992,8 +1045,10 @@ def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str])
     if _outside_the_room(transfer, sid, room):
         return ALONE
     accepted = transfer.accepted()
-    if accepted is None or accepted.call_sid != sid or transfer.outcome == "handed-off":
+    if accepted is None or accepted.call_sid != sid:
         return ""
+    if transfer.outcome == "handed-off":
+        return _back_from_the_menu(transfer)
     transfer.outcome = "handed-off"
     transfer.conference_sid = room or transfer.conference_sid
     notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id)
@@ -1003,6 +1058,23 @@ def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str])
         # is nobody left to tell that 988 is connected.
         return ""
     return HANDED_OFF if transfer.conference_sid and transfer.caller_sid else ""
+
+
+def _away(transfer: Transfer, counselor_sid: str) -> None:
+    accepted = transfer.accepted()
+    if accepted is not None and accepted.call_sid == counselor_sid:
+        transfer.counselor_away = True
+
+
+def _back_from_the_menu(transfer: Transfer) -> str:
+    """The counselor is back in the caller's room: the path of an announcement kept for
+    them meanwhile, or ""."""
+    transfer.counselor_away = False
+    escalation = transfer.escalation
+    if escalation is None or not escalation.notice:
+        return ""
+    notice, escalation.notice = escalation.notice, ""
+    return notice
 
 
 def _outside_the_room(transfer: Transfer, sid: str, room: str) -> bool:

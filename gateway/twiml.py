@@ -9,6 +9,7 @@ room of its own until 911 hangs up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -26,6 +27,7 @@ COUNSELOR_MENU_TIMEOUT_S = 4
 
 WAIT_MESSAGE = "Please stay on the line. We are connecting a 9 8 8 crisis counselor."
 STAY_WITH_911 = "9 1 1 stays on the line with the caller. You may hang up this line when ready."
+NOT_REACHED = f"We could not reach a 9 8 8 counselor. {STAY_WITH_911}"
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ class Links:
         return f"{self.base.rstrip('/')}{path}{suffix}"
 
 
-def caller_waits(links: Links, transfer_id: str, room: str) -> VoiceResponse:
+def caller_waits(
+    links: Links, transfer_id: str, room: str, deadline_at: float | None
+) -> VoiceResponse:
     """The caller's leg waits in the transfer's room, hearing a spoken message.
 
     startConferenceOnEnter=false: the room (and the wait message) runs until a counselor
@@ -55,7 +59,7 @@ def caller_waits(links: Links, transfer_id: str, room: str) -> VoiceResponse:
         start_conference_on_enter=False,
         end_conference_on_exit=True,
         beep=False,
-        wait_url=links.url("/voice/wait"),
+        wait_url=links.url("/voice/wait", **wait_query(transfer_id, deadline_at)),
         wait_method="POST",
         status_callback=links.url("/voice/conference", t=transfer_id),
         status_callback_event=CONFERENCE_EVENTS,
@@ -65,12 +69,26 @@ def caller_waits(links: Links, transfer_id: str, room: str) -> VoiceResponse:
     return response
 
 
-def wait_message(links: Links) -> VoiceResponse:
-    """What the waiting caller and call-taker hear: a short message, not silence."""
+def wait_query(transfer_id: str, deadline_at: float | None) -> dict[str, str | int]:
+    """The waitUrl's query: the transfer, and its deadline for when its state is out of reach."""
+    query: dict[str, str | int] = {"t": transfer_id} if transfer_id else {}
+    if deadline_at:
+        query["d"] = int(deadline_at)
+    return query
+
+
+def wait_message(
+    links: Links, query: Mapping[str, str | int], text: str = WAIT_MESSAGE
+) -> VoiceResponse:
+    """What the waiting caller and call-taker hear: a short message, not silence.
+
+    A waitUrl document may only Say, Play, Pause and Redirect; Twilio fetches the Redirect
+    (this URL again) when it has played, for as long as the leg waits.
+    """
     response = VoiceResponse()
-    response.say(WAIT_MESSAGE)
+    response.say(text)
     response.pause(length=8)
-    response.redirect(links.url("/voice/wait"), method="POST")
+    response.redirect(links.url("/voice/wait", **query), method="POST")
     return response
 
 

@@ -23,7 +23,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from gateway import twiml
 from gateway.context import gateway
-from gateway.escalation import UNREACHED, escalations
+from gateway.escalation import STILL_CALLING, UNREACHED, escalations
 from gateway.security import twilio_signed
 from gateway.transfers import FINAL_CALL_STATUSES
 
@@ -107,7 +107,23 @@ def _menu_anyway() -> VoiceResponse:
     return twiml.counselor_menu(gateway().service.links, *link)
 
 
+def _wait_args() -> tuple[str, int | None]:
+    """The waitUrl's transfer id and deadline; anything malformed is left out."""
+    transfer_id, deadline = request.args.get("t", ""), request.args.get("d", "")
+    return (
+        transfer_id if _TRANSFER_ID.match(transfer_id) else "",
+        int(deadline) if deadline.isdigit() else None,
+    )
+
+
+def _wait_anyway() -> VoiceResponse:
+    """The wait message, whatever failed: a waitUrl document may only Say, Play, Pause and
+    Redirect, so the caller leg's usual fallback (a <Dial>) would not play there."""
+    return twiml.wait_message(gateway().service.links, twiml.wait_query(*_wait_args()))
+
+
 caller_leg = _safely(_keep_caller)
+waiting_leg = _safely(_wait_anyway)
 center_leg = _safely(_release_center)
 counselor_leg = _safely(_back_to_caller)
 counselor_out = _safely(_menu_anyway)
@@ -135,10 +151,11 @@ def menu() -> VoiceResponse:
 
 @bp.post("/wait")
 @twilio_signed
-@caller_leg
+@waiting_leg
 def wait() -> VoiceResponse:
     """The conference waitUrl: a short spoken message while 988 is rung."""
-    return twiml.wait_message(gateway().service.links)
+    transfer_id, deadline_at = _wait_args()
+    return gateway().service.waiting(transfer_id, deadline_at)
 
 
 @bp.post("/caller-done")
@@ -312,3 +329,11 @@ def escalation_status() -> None:
 def escalation_unreached() -> VoiceResponse:
     """Announced to the counselor when no 911 line could be reached."""
     return twiml.announcement(UNREACHED)
+
+
+@bp.post("/escalation/still-calling")
+@twilio_signed
+@center_leg
+def escalation_still_calling() -> VoiceResponse:
+    """Announced to the counselor when 911 has not answered for two rounds of its lines."""
+    return twiml.announcement(STILL_CALLING)

@@ -236,13 +236,15 @@ class Engine:
             params[f"SipHeader_{name}"] = value
         return params
 
-    def fetch(self, call: Call, method: str, url: str, extra: dict[str, str]) -> HttpResult:
-        """Request TwiML for `call` and record the exchange."""
+    def fetch(
+        self, call: Call, method: str, url: str, extra: dict[str, str], *, media: bool = False
+    ) -> HttpResult:
+        """Request TwiML for `call` and record the exchange (`media`: see `_log_webhook`)."""
         form = {**self.call_params(call), **extra}
         started = self.now()
         with self.unlocked():
             sent_to, result = self.webhooks.request(method, url, form)
-        self._log_webhook(call, method, form, started, sent_to, result)
+        self._log_webhook(call, method, form, started, sent_to, result, media=media)
         return result
 
     def _log_webhook(
@@ -253,7 +255,11 @@ class Engine:
         started: float,
         sent_to: str,
         result: HttpResult,
+        *,
+        media: bool = False,
     ) -> None:
+        """Record one webhook. `media`: a document only played to the leg (a waitUrl or an
+        announceUrl), which cannot change where the call goes."""
         self.log(
             call,
             "webhook",
@@ -266,6 +272,7 @@ class Engine:
             body=result.body,
             elapsed=result.elapsed,
             started=started,
+            media=media,
         )
 
     def fetch_step(self, call: Call, method: str, url: str, extra: dict[str, str]) -> FetchStep:
@@ -296,15 +303,17 @@ class Engine:
         url: str,
         extra: dict[str, str],
         then: Callable[[HttpResult], None],
+        *,
+        media: bool = False,
     ) -> None:
         """Request a document nothing waits for; `then(result)` runs under the lock."""
         if self.executor is None:
-            then(self.fetch(call, method, url, extra))
+            then(self.fetch(call, method, url, extra, media=media))
             return
         form = {**self.call_params(call), **extra}
 
         def arrived(started: float, sent_to: str, result: HttpResult) -> None:
-            self._log_webhook(call, method, form, started, sent_to, result)
+            self._log_webhook(call, method, form, started, sent_to, result, media=media)
             then(result)
 
         self._send_detached(method, url, form, "", arrived)
@@ -1018,6 +1027,8 @@ class Engine:
 
     def place(self, call: Call) -> None:
         """Dial an outbound leg and play its line's scripted behaviour."""
+        if call.ended:
+            return  # canceled while queued, before it was dialed: it never rings
         self._call_callback(call, "initiated")
         self.set_status(call, "ringing", "ringing")
         attempt = self._attempt_for(call)
@@ -1183,7 +1194,7 @@ class Engine:
             again = partial(self._still_waiting, call, participant, following, text)
             self.later(call, seconds, again)
 
-        self.fetch_detached(call, "POST", url, {}, heard)
+        self.fetch_detached(call, "POST", url, {}, heard, media=True)
 
     def _still_waiting(self, call: Call, participant: Participant, url: str, heard: str) -> None:
         conference = self.conferences.get(participant.conference_sid)
@@ -1243,7 +1254,7 @@ class Engine:
                 text = self._document_heard(call, target, result, "announceUrl")
                 self.log(call, "media", f"hears the announcement {text}")
 
-            self.fetch_detached(call, "POST", target, {}, heard)
+            self.fetch_detached(call, "POST", target, {}, heard, media=True)
 
         self.soon(fetch, "announce")
 

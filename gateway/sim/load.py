@@ -95,7 +95,8 @@ class LoadRun:
     def call_sids(self, caller: str) -> set[str]:
         """The legs of one call: the caller's, every leg that joined its conferences or that
         its <Dial> placed, and every leg whose webhook URLs carry a query value (8 or more
-        characters, e.g. the application's transfer id) that the call's URLs carry too."""
+        characters, not all digits: e.g. the application's transfer id, not a time many
+        calls share) that the call's URLs carry too."""
         sids = self._met_sids(caller)
         tokens = self._tokens()
         mine = set().union(*(tokens.get(sid, set()) for sid in sids))
@@ -107,7 +108,7 @@ class LoadRun:
             for e in self.timeline.entries:
                 if e.kind in ("webhook", "callback") and e.call_sid and "url" in e.data:
                     query = urlsplit(str(e.data["url"])).query
-                    values = {v for _, v in parse_qsl(query) if len(v) >= TOKEN_LENGTH}
+                    values = {v for _, v in parse_qsl(query) if _token(v)}
                     self._url_tokens.setdefault(e.call_sid, set()).update(values)
         return self._url_tokens
 
@@ -163,7 +164,8 @@ class LoadRun:
 
     def ring_delays(self, parties: set[str]) -> list[float]:
         """Per call: from the start of the caller's webhook that led to it (the caller's last
-        webhook started before it) to the first REST request ringing one of `parties`."""
+        webhook started before it, not counting documents only played to the leg, like its
+        waitUrl) to the first REST request ringing one of `parties`."""
         delays: list[float] = []
         for caller, entries in self.per_call().items():
             ring = _first_rest(entries, parties)
@@ -172,7 +174,10 @@ class LoadRun:
             starts = [
                 float(e.data["started"])
                 for e in entries
-                if e.kind == "webhook" and e.party == caller and float(e.data["started"]) <= ring
+                if e.kind == "webhook"
+                and e.party == caller
+                and not e.data.get("media")
+                and float(e.data["started"]) <= ring
             ]
             if starts:
                 delays.append(ring - max(starts))
@@ -208,6 +213,10 @@ def report(run: LoadRun) -> str:
     lines += [f"  error at {e.t:.3f} s ({e.party}): {e.text}" for e in errors[:10]]
     lines.append(f"simulator: {run.overhead.summary()}")
     return "\n".join(lines)
+
+
+def _token(value: str) -> bool:
+    return len(value) >= TOKEN_LENGTH and not value.isdigit()
 
 
 def _first_rest(entries: list[Entry], parties: set[str]) -> float | None:

@@ -98,8 +98,9 @@ class NetworkFault:
 
     Attributes:
         resource: the end of its URL, e.g. "Calls.json".
-        kind: "refused" (it never reaches Twilio: a connection error) or "lost" (Twilio
-            carries it out, but the answer is lost: a read timeout).
+        kind: "refused" (it never reaches Twilio: a connection error), "lost" (Twilio
+            carries it out, but the answer is lost: a read timeout), or "slow" (it goes
+            through, and `meanwhile` runs while it is on its way).
         to: only a request with this To parameter.
     """
 
@@ -107,6 +108,7 @@ class NetworkFault:
     kind: str
     to: str | None = None
     method: str = "POST"
+    meanwhile: Callable[[], None] | None = None
 
     def matches(self, method: str, url: str, data: dict[str, object] | None) -> bool:
         to = (data or {}).get("To")
@@ -128,6 +130,10 @@ class FlakyNetwork(HttpClient):  # type: ignore[misc]  # twilio ships no type in
         if fault is None:
             return self.inner.request(method, url, **kwargs)
         self.faults.remove(fault)
+        if fault.meanwhile is not None:
+            fault.meanwhile()
+        if fault.kind == "slow":
+            return self.inner.request(method, url, **kwargs)
         if fault.kind == "refused":
             raise requests.ConnectionError("connection refused")
         self.inner.request(method, url, **kwargs)

@@ -14,7 +14,7 @@ import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from gateway.escalation import ROUNDS, spoken_number
+from gateway.escalation import GIVE_UP_S, RING_TIMEOUT_S, spoken_number
 from gateway.events import EventKind
 from gateway.sim.timeline import Timeline
 from gateway.sim.webhooks import signature
@@ -276,33 +276,100 @@ def test_a_voicemail_on_the_escalation_line_is_not_an_answer(harness: Harness) -
     ]
 
 
-def test_when_every_escalation_number_fails_the_counselor_stays_with_the_caller(
+def announced(timeline: Timeline, party: str = "kc-kansas") -> list[tuple[float, str]]:
+    return [(e.t, e.text) for e in timeline.of_kind("media", party) if "announce" in e.text]
+
+
+# The counselor asks for 911 as in STAR_NINE, then stays with the caller for 10 minutes.
+STAR_NINE_AND_STAYS = [*STAR_NINE[:3], {"at": 600, "hangup": True}]
+
+
+def test_911_is_called_round_after_round_and_the_counselor_told_after_two(
+    harness: Harness,
+) -> None:
+    """Both of 911's lines are busy twice round; on the third round the escalation line
+    answers. Meanwhile the counselor, with the caller, hears that 911 has not answered yet
+    and the gateway keeps calling."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    busy_twice = {"attempts": ["busy", "busy", {"answer": 3, "actions": JOINS}]}
+    timeline = harness.play(
+        [
+            counselor(STAR_NINE_AND_STAYS),
+            line(PSAP_ESCALATION, "psap-escalation", **busy_twice),
+            line(PSAP_ALTERNATE, "psap-alternate", outcome="busy"),
+        ],
+        caller_actions=[{"at": 300, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    ended = [s for s in escalation_steps(harness, transfer_id) if s[2] != "ringing"]
+    assert ended == [
+        ("escalation_requested", None, "requested"),
+        *[("escalation_dialed", 0, "busy"), ("escalation_dialed", 1, "busy")] * 2,
+        ("escalation_answered", 0, "joined"),
+    ]
+    ((told_at, told),) = announced(timeline)
+    assert "9 1 1 has not answered yet. The gateway keeps calling." in told
+    (joined,) = [
+        e.t for e in timeline.of_kind("conference", "psap-escalation") if "joins" in e.text
+    ]
+    assert told_at < joined
+    assert all_three_together(timeline, "psap-escalation")
+
+
+def test_when_911_never_answers_the_gateway_gives_up_after_five_minutes_and_says_so(
     harness: Harness,
 ) -> None:
     registered = harness.register()
     transfer_id = registered["transfer_id"]
     timeline = harness.play(
         [
-            counselor(STAR_NINE),
+            counselor(STAR_NINE_AND_STAYS),
             line(PSAP_ESCALATION, "psap-escalation", outcome="busy"),
             line(PSAP_ALTERNATE, "psap-alternate", outcome="failed"),
-        ]
+        ],
+        caller_actions=[{"at": 620, "hangup": True}],
     )
 
     assert_caller_never_dropped(timeline)
     steps = escalation_steps(harness, transfer_id)
-    assert steps[-1] == ("escalation_failed", 1, "failed")
-    assert [s for s in steps if s[0] == "escalation_dialed" and s[2] != "ringing"] == [
-        ("escalation_dialed", 0, "busy"),
-        ("escalation_dialed", 1, "failed"),
-    ] * ROUNDS
-    # The counselor is told, in the room, and stays with the caller to the end.
-    announced = [e.text for e in timeline.of_kind("media", "kc-kansas") if "announce" in e.text]
-    assert any("9 1 1 could not be reached on any of its lines" in text for text in announced)
+    assert steps[-1][0] == "escalation_failed"
+    (requested_at,) = [e.t for e in timeline.of_kind("dtmf", "kc-kansas") if "9" in e.text]
+    rung = [e.t for e in timeline.of_kind("rest") if e.text.startswith("POST Calls.json To=+1913")]
+    assert rung[-1] - requested_at < GIVE_UP_S <= rung[-1] - requested_at + RING_TIMEOUT_S + 5
+    (still, _), (unreached, text) = announced(timeline)
+    assert still < unreached and "9 1 1 could not be reached on any of its lines" in text
+    # The counselor stays with the caller to the end.
     last = timeline.connections("caller")[-1]
     assert "kc-kansas" in (last.a, last.b)
-    assert last.end is None or last.end >= 100
-    assert timeline.party_legs("caller")[0].ended_by in (None, "party")
+    assert last.end is None or last.end >= 600
+
+
+def test_a_whole_round_twilio_cannot_place_ends_the_escalation_at_once_and_says_so(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    harness.network_faults.extend(
+        [
+            NetworkFault("Calls.json", "refused", to=PSAP_ESCALATION),
+            NetworkFault("Calls.json", "refused", to=PSAP_ALTERNATE),
+        ]
+    )
+    timeline = harness.play(
+        [
+            counselor(STAR_NINE),
+            line(PSAP_ESCALATION, "psap-escalation", answer=3, actions=JOINS),
+        ]
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert not harness.network_faults
+    attempts = harness.transfer(transfer_id).escalation.attempts  # type: ignore[union-attr]
+    assert [(a.number_index, a.result) for a in attempts] == [(0, "refused"), (1, "refused")]
+    ((_, text),) = announced(timeline)
+    assert "9 1 1 could not be reached on any of its lines" in text
 
 
 def test_with_no_worker_running_the_first_escalation_dial_still_goes_out(

@@ -396,10 +396,11 @@ def test_a_lost_center_callback_still_returns_the_caller_to_911_once_the_deadlin
 ) -> None:
     """Every center leg's status callback is lost: nothing moves the transfer on after the
     first center stops ringing. The watchdog job scheduled at the caller's arrival runs
-    (here: called as a worker would, once too early and once after the deadline)."""
+    (here: called as a worker would, once too early and once after the deadline). The
+    waitUrl fetches, which would notice first, are lost too."""
     registered = harness.register()
     transfer_id = registered["transfer_id"]
-    harness.lost_paths.add("/voice/center-status")
+    harness.lost_paths.update({"/voice/center-status", "/voice/wait"})
     found: list[str] = []
 
     def watchdog_job() -> None:
@@ -413,7 +414,10 @@ def test_a_lost_center_callback_still_returns_the_caller_to_911_once_the_deadlin
         caller_actions=[{"at": 200, "hangup": True}],
     )
 
-    assert_caller_never_dropped(timeline)
+    # The invariant, but for the lost waitUrl fetches, which the simulator reports.
+    assert not timeline.disconnected_by_application("caller")
+    assert {e.text.split(":")[0] for e in timeline.errors()} == {"waitUrl https"}
+    assert [leg.ended_by for leg in timeline.party_legs("caller")] == ["party"]
     assert found == ["in-flight", "rolled-over"]
     told = [e for e in timeline.of_kind("media", "caller") if "could not reach" in e.text]
     assert told and 110 <= told[0].t < 115, "back to 911 when the job ran, not before"
@@ -422,6 +426,57 @@ def test_a_lost_center_callback_still_returns_the_caller_to_911_once_the_deadlin
     assert EventKind.RETURNED_TO_911 in harness.kinds(transfer_id)
     # Scheduled at the caller's arrival for after the deadline, and again after "in-flight".
     assert harness.scheduled_watchdogs() == [[transfer_id], [transfer_id]]
+
+
+def test_with_no_worker_a_lost_center_callback_is_noticed_by_the_wait_message_loop(
+    harness: Harness,
+) -> None:
+    """No worker runs the watchdog job: Twilio fetching the waitUrl every 13 s or so is
+    what notices the transfer stuck past its deadline (90 s, plus 15 s of grace)."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    harness.lost_paths.add("/voice/center-status")
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", outcome="no-answer")],
+        caller_actions=[{"at": 200, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    told = [e for e in timeline.of_kind("media", "caller") if "could not reach" in e.text]
+    assert told and 105 <= told[0].t < 120, told
+    transfer = harness.transfer(transfer_id)
+    assert [(a.center_id, a.result) for a in transfer.attempts] == [("kc-kansas", "no-answer")]
+    assert EventKind.RETURNED_TO_911 in harness.kinds(transfer_id)
+
+
+def test_a_caller_whose_redirect_back_to_911_failed_hears_why_and_is_redirected_again(
+    harness: Harness,
+) -> None:
+    """Every center fails; the REST request that moves the caller's leg out of the waiting
+    room gets no answer. The next fetch of the waitUrl says why and redirects again."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+
+    def lose_the_next_caller_update() -> None:
+        caller_sid = harness.transfer(transfer_id).caller_sid
+        harness.network_faults.append(NetworkFault(f"Calls/{caller_sid}.json", "refused"))
+
+    harness.at(1, lose_the_next_caller_update)
+    timeline = harness.play(
+        [
+            line(KC_KANSAS, "kc-kansas", outcome="busy"),
+            line(KS_STATEWIDE, "ks-statewide", outcome="busy"),
+            line(NATIONAL, "national", outcome="busy"),
+        ],
+        caller_actions=[{"at": 120, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert not harness.network_faults, "the first redirect must really have failed"
+    waits = [e for e in timeline.of_kind("media", "caller") if "waits" in e.text]
+    assert "We could not reach a 9 8 8 counselor" in waits[-1].text
+    assert said(timeline, "caller")[0] == NOT_REACHED  # then the held room, redirected
+    assert EventKind.RETURNED_TO_911 in harness.kinds(transfer_id)
 
 
 def test_the_sip_header_is_looked_up_before_the_psap_lines_only_pending_transfer(
@@ -544,3 +599,33 @@ def test_a_center_rung_whose_answer_from_twilio_was_lost_is_never_connected(
     assert timeline.connected("caller", "ks-statewide")
     transfer = harness.transfer(registered["transfer_id"])
     assert transfer.accepted() is not None and transfer.accepted().center_id == "ks-statewide"
+
+
+def test_a_center_leg_placed_while_the_caller_hung_up_is_canceled_once_it_is_known(
+    harness: Harness,
+) -> None:
+    """The caller's hang-up is handled (by another worker) while the request ringing the
+    center is on its way: there is no leg to cancel yet. When its SID comes back, the
+    gateway cancels it, instead of letting it ring for a caller who is gone."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    service = harness.app.extensions[EXTENSION].service
+
+    def caller_hangs_up() -> None:
+        caller_sid = harness.transfer(transfer_id).caller_sid
+        with harness.app.app_context():
+            service.caller_gone(transfer_id, caller_sid)
+
+    harness.network_faults.append(
+        NetworkFault("Calls.json", "slow", to=KC_KANSAS, meanwhile=caller_hangs_up)
+    )
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        caller_actions=[{"at": 10, "hangup": True}],
+    )
+
+    (center,) = timeline.party_legs("kc-kansas")
+    assert (center.status, center.ended_at, center.ended_by) == ("canceled", 0.0, "application")
+    assert center.answered_at is None
+    transfer = harness.transfer(transfer_id)
+    assert (transfer.status, transfer.attempts[0].result) == (ABANDONED, "caller-left")

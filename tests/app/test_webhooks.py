@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,12 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[redis.Redis, subprocess.Pope
     client.close()
 
 
+def stop_redis(process: subprocess.Popen[bytes]) -> None:
+    """Stop the test's own Redis server, and wait until it has."""
+    process.terminate()
+    process.wait(10)
+
+
 class StopsRedisAtFirstDial(MemorySink):
     """An event sink that stops the Redis server as soon as a center is rung."""
 
@@ -186,8 +193,7 @@ class StopsRedisAtFirstDial(MemorySink):
         super().emit(*events)
         dialed = any(event.kind == EventKind.DIAL_ATTEMPT for event in events)
         if dialed and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+            stop_redis(self.process)
 
 
 def test_a_counselor_join_delivered_after_the_caller_left_is_recorded_as_in_order(
@@ -244,6 +250,33 @@ def test_redis_stopping_mid_call_still_connects_the_counselor_and_twilio_sees_no
     assert timeline.connected("caller", "kc-kansas")
 
 
+def test_redis_stopping_before_a_rollover_tells_911_after_the_deadline_and_never_a_5xx(
+    router: Router, private_redis: tuple[redis.Redis, subprocess.Popen[bytes]]
+) -> None:
+    """Redis stops while the first center rings; its no-answer cannot move the transfer
+    on. The waitUrl carries the deadline: once it has passed, 911 hears that 988 was not
+    reached, instead of the wait message until somebody hangs up."""
+    client, process = private_redis
+    harness = Harness(router, client)
+    body = harness.register()
+    harness.at(10, partial(stop_redis, process))
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", outcome="no-answer")],
+        sip_headers={"X-Transfer-Id": body["transfer_id"]},
+        caller_actions=[{"at": 200, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    statuses = {e.data.get("status") for e in timeline.of_kind("webhook")}
+    statuses |= {e.data.get("status") for e in timeline.of_kind("callback")}
+    assert statuses == {200}
+    rung = [e for e in timeline.of_kind("rest") if e.text.startswith("POST Calls.json")]
+    assert len(rung) == 1  # with Redis down, no rollover
+    waits = [e for e in timeline.of_kind("media", "caller") if "waits" in e.text]
+    assert [w.t < 105 for w in waits] == [True, False]  # told once the deadline passed
+    assert "We could not reach a 9 8 8 counselor. 9 1 1 stays on the line" in waits[1].text
+
+
 def test_with_redis_down_from_the_start_the_caller_stays_with_911(
     router: Router, private_redis: tuple[redis.Redis, subprocess.Popen[bytes]]
 ) -> None:
@@ -280,12 +313,8 @@ def test_with_redis_gone_when_the_counselor_presses_star_they_hear_the_menu_not_
     client, process = private_redis
     harness = Harness(router, client)
     body = harness.register()
-
-    def stop_redis() -> None:
-        process.terminate()
-        process.wait(10)
-
-    harness.at(22.0, stop_redis)  # after the hand-off, before the counselor's * (about 25 s)
+    # After the hand-off, before the counselor's * (about 25 s).
+    harness.at(22.0, partial(stop_redis, process))
     counselor = [
         {"at": 3, "press": "1"},
         {"at": 20, "press": "*"},

@@ -17,9 +17,10 @@ from gateway.escalation import Watchdog
 from gateway.events import MemorySink
 from gateway.records import MemoryRecorder
 from gateway.settings import FlowConfig, Settings
-from gateway.sim.load import LoadRun, percentile, report
+from gateway.sim.load import LoadRun, Overhead, percentile, report
 from gateway.sim.scenario import Caller, scenario_from_dict
 from gateway.sim.simulator import Simulator
+from gateway.sim.timeline import Timeline
 from tests.sim.apps import AUTH_TOKEN, CENTER_A, Seen, twiml_app
 from tests.sim.conftest import scenario
 
@@ -61,6 +62,21 @@ def test_a_load_run_needs_at_least_one_call() -> None:
 
     with pytest.raises(ValueError, match="at least 1"):
         sim.run_many(scenario(), 0)
+
+
+def test_the_ring_delay_counts_from_the_webhook_that_led_to_the_ring_not_a_wait_document() -> None:
+    timeline = Timeline("two calls")
+    for n, (caller, center) in enumerate([("caller-001", "CA01"), ("caller-002", "CA02")]):
+        own = f"CAcaller{n}"
+        # The same deadline in both calls' waitUrls: a number, not a token linking them.
+        query = f"?t=tr_{n}abcdef012345&d=1795672548"
+        timeline.add(0.0, "webhook", caller, own, "", url=f"/voice{query}", started=0.10)
+        timeline.add(0.2, "webhook", caller, own, "", url=f"/wait{query}", started=0.15, media=True)
+        timeline.add(0.2, "rest", "kc-kansas", center, "", at=0.16)
+        timeline.add(1.0, "webhook", "kc-kansas", center, "", url=f"/whisper{query}", started=1.0)
+    run = LoadRun(timeline, ["caller-001", "caller-002"], Overhead(0.0, 0.0, 0.0, [], [], 0.0))
+
+    assert run.ring_delays({"kc-kansas"}) == pytest.approx([0.06, 0.06])
 
 
 def test_percentiles_use_the_nearest_rank() -> None:
