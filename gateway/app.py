@@ -30,6 +30,7 @@ from gateway.queueing import RQSink, event_queue, redis_connection
 from gateway.records import RQRecorder, TransferRecorder
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.state import TransferStore
+from gateway.store.privacy import Cipher
 from gateway.telephony import build_client
 from gateway.transfers import TransferService, utc_now
 from gateway.twiml import Links
@@ -89,6 +90,7 @@ def create_app(
         clock=clock or utc_now,
         recorder=recorder or RQRecorder(settings, event_queue(redis_connection(settings))),
         after=AfterResponse(settings.after_response_threads),
+        cipher=Cipher.from_settings(settings),
     )
     app = Flask(__name__)
     # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.

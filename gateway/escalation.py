@@ -375,10 +375,12 @@ class Escalations:
         accepted = transfer.accepted()
         center = self.service.router.tables.centers.get(accepted.center_id if accepted else "")
         number = spoken_number(transfer.callback_number)
+        location = self.service.unseal(transfer.location_sealed)
         return " ".join(
             [
                 f"Escalation from 9 8 8: {center.name if center else 'a 9 8 8 center'}.",
                 f"Caller in {transfer.county_name or 'an unknown location'}.",
+                *([f"Location: {location}."] if location else []),
                 f"Callback number {number}." if number else "Callback number not given.",
                 "Press 1 to join.",
             ]

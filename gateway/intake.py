@@ -7,6 +7,7 @@ machine-readable `reason` and a sentence a call-taker can read.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -247,6 +248,37 @@ def _bool(data: dict[str, Any], name: str, *, required: bool) -> bool:
             name,
         )
     return value
+
+
+def spoken_location(geo: Point | Shape | None, civic: Civic | None) -> str:
+    """Where the caller is, as a 911 call-taker should hear it if the counselor escalates:
+    the street address when one was given, else the position and how far off it may be,
+    else the ZIP code; "" when only the PSAP's area is known."""
+    if civic is not None and civic.street:
+        street = " ".join(p for p in (civic.house_number, civic.street) if p)
+        return ", ".join(p for p in (street, civic.city, civic.state) if p)
+    if isinstance(geo, Point):
+        where = f"latitude {geo.lat:.4f}, longitude {geo.lon:.4f}"
+        return f"{where}, within {round(geo.radius_m)} meters" if geo.radius_m else where
+    if isinstance(geo, Shape):
+        centre = geo.geometry.centroid
+        where = f"latitude {centre.y:.4f}, longitude {centre.x:.4f}"
+        return f"{where}, within about {_reach_m(geo)} meters"
+    if civic is not None and civic.postal_code:
+        return "ZIP code " + " ".join(civic.postal_code)
+    return ""
+
+
+def _reach_m(shape: Shape) -> int:
+    """How far the shape reaches from its centroid, in metres, rounded to 10 m (a local
+    flat-earth approximation: the shapes are at most tens of kilometres across)."""
+    centre = shape.geometry.centroid
+    per_lon = 111_320.0 * math.cos(math.radians(centre.y))
+    reach = max(
+        math.hypot((x - centre.x) * per_lon, (y - centre.y) * 110_540.0)
+        for x, y in shape.geometry.exterior.coords
+    )
+    return max(10, int(round(reach, -1)))
 
 
 def keyed_callback(digits: str) -> str | None:

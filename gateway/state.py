@@ -127,6 +127,9 @@ class Transfer:
         history: the transfer's own timeline (at, kind, detail), for the status API.
         callback_number: the caller's number as the PSAP gave it ("" if not given); read
             only by the escalation whisper. Kept out of repr so it never reaches a log.
+        location_sealed: where the caller is, as the escalation whisper says it
+            (`gateway.intake.spoken_location`), encrypted under ENCRYPTION_KEY; "" without
+            a key. Read only by the escalation whisper; never in clear in Redis.
         escalation: the latest bounce-back to 911, if the counselor asked for one.
         counselor_away: the accepting counselor is in the * menu, out of the caller's room.
     """
@@ -157,6 +160,7 @@ class Transfer:
     outcome: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
     callback_number: str = field(default="", repr=False)
+    location_sealed: str = field(default="", repr=False)
     escalation: Escalation | None = None
     counselor_away: bool = False
 

@@ -36,6 +36,7 @@ from gateway.intake import (
     agreement_refusal,
     keyed_callback,
     partnership_refusal,
+    spoken_location,
     triage_refusal,
     unknown_zip,
 )
@@ -58,6 +59,7 @@ from gateway.state import (
     new_transfer_id,
     still_open,
 )
+from gateway.store.privacy import Cipher
 from routing.areacode import parse_e164
 from routing.engine import Decision, Router
 from routing.errors import RoutingError, UnknownZipError
@@ -133,6 +135,8 @@ class TransferService:
         deadline_s: the overall deadline from the caller's arrival to a counselor.
         clock: the time (tests give the simulator's virtual clock).
         recorder: where each registered transfer's protected record goes (the store).
+        cipher: seals the caller's location in the live state (ENCRYPTION_KEY); without
+            one the location is not kept, and the escalation whisper names the county.
         after: schedules the REST requests a webhook decides on; the web app sends them
             after its response (gateway.afterwards), elsewhere they run at once.
     """
@@ -149,10 +153,11 @@ class TransferService:
         clock: Clock = utc_now,
         recorder: TransferRecorder | None = None,
         after: Callable[[Work], None] = run_now,
+        cipher: Cipher | None = None,
     ) -> None:
         self.router, self.twilio, self.sink, self.store = router, twilio, sink, store
         self.flow, self.links, self.deadline_s, self.clock = flow, links, deadline_s, clock
-        self.recorder, self.after = recorder, after
+        self.recorder, self.after, self.cipher = recorder, after, cipher
         # Schedules the watchdog job for a transfer, `seconds` from now (the app wires in
         # gateway.escalation's Watchdog; it checks the centers' phase and the bounce-back).
         self.watch: Callable[[str, float], None] = lambda transfer_id, seconds: None
@@ -161,6 +166,20 @@ class TransferService:
 
     def now(self) -> float:
         return self.clock().timestamp()
+
+    def seal(self, text: str) -> str:
+        """Encrypt a personal detail for the live state; "" without a key (not kept)."""
+        return self.cipher.encrypt(text) if self.cipher is not None and text else ""
+
+    def unseal(self, token: str) -> str:
+        """The sealed detail, or "" when there is none or it was sealed under another key."""
+        if not token or self.cipher is None:
+            return ""
+        try:
+            return self.cipher.decrypt(token)
+        except ValueError:
+            log.warning("a sealed detail could not be read (ENCRYPTION_KEY changed?)")
+            return ""
 
     def emit(self, transfer_id: str, kind: EventKind, key: str, **data: Scalar) -> None:
         """Send one event; a failing sink is logged, never allowed to fail a call."""
@@ -268,6 +287,7 @@ class TransferService:
         transfer.consent, transfer.summary = request.consent, request.summary
         # Kept for the escalation whisper only (see gateway/state.py), never in an event.
         transfer.callback_number = request.callback_number or ""
+        transfer.location_sealed = self.seal(spoken_location(request.geo, request.civic))
         transfer.code = self.store.reserve_code(transfer_id, window)
         self.store.create(transfer, window)
         self._emit_routed(transfer, decision)
@@ -445,6 +465,7 @@ class TransferService:
         transfer = _new_transfer(new_transfer_id(), origin, psap_id, decision, self.now())
         # For the escalation whisper only, as for API transfers (see gateway/state.py).
         transfer.callback_number = callback
+        transfer.location_sealed = self.seal(spoken_location(None, civic))
         self.emit(
             transfer.id,
             EventKind.REQUESTED,

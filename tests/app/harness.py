@@ -153,6 +153,7 @@ class Harness:
     deadline_s: int = 90
     sink: MemorySink = field(default_factory=MemorySink)
     watchdog_delay_s: float = WATCHDOG_DELAY_S
+    encryption_key: str = ENCRYPTION_KEY
 
     def __post_init__(self) -> None:
         holder: dict[str, Flask] = {}
@@ -185,7 +186,7 @@ class Harness:
             transfer_deadline_s=self.deadline_s,
             after_response_threads=0,  # in process: done before the virtual clock moves on
             caller_hash_key=CALLER_HASH_KEY,
-            encryption_key=ENCRYPTION_KEY,
+            encryption_key=self.encryption_key,
         )
         self.recorder = MemoryRecorder(settings)
         flow = FlowConfig(

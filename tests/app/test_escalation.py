@@ -115,7 +115,8 @@ def test_the_counselor_key_brings_911_back_through_the_alternate_when_the_escala
     assert menu_gap[1] - menu_gap[0] < 8
     assert said(timeline, "psap-alternate")[0] == (
         'says "Escalation from 9 8 8: Sample KC Kansas Crisis Line. Caller in Wyandotte '
-        'County, KS. Callback number 8 1 6, 5 5 5, 0 1 2 3. Press 1 to join."'
+        "County, KS. Location: latitude 39.1141, longitude -94.6275, within 50 meters. "
+        'Callback number 8 1 6, 5 5 5, 0 1 2 3. Press 1 to join."'
     )
     assert escalation_steps(harness, transfer_id) == [
         ("escalation_requested", None, "requested"),
@@ -825,3 +826,42 @@ def test_a_transfer_code_followed_by_star_is_not_taken_as_a_code(harness: Harnes
     assert_caller_never_dropped(timeline)
     assert said(timeline, "caller")[1].startswith('says "That entry was not understood.')
     assert harness.transfer(registered["transfer_id"]).accepted() is not None
+
+
+@pytest.mark.parametrize(
+    ("location", "spoken"),
+    [
+        (
+            {"civic": {"state": "KS", "county": "Wyandotte", "house_number": "701",
+                       "street": "N 7th St", "city": "Kansas City"}},
+            "Location: 701 N 7th St, Kansas City, KS.",
+        ),
+        ({"zip": "66101"}, "Location: ZIP code 6 6 1 0 1."),
+    ],
+)  # fmt: skip
+def test_911_hears_the_street_address_or_zip_the_psap_gave(
+    harness: Harness, location: dict[str, Any], spoken: str
+) -> None:
+    harness.register(location=location)
+    timeline = harness.play(
+        [counselor(STAR_NINE), line(PSAP_ESCALATION, "psap-escalation", answer=2, actions=JOINS)]
+    )
+
+    whisper = said(timeline, "psap-escalation")[0]
+    assert spoken in whisper, whisper
+
+
+def test_the_location_is_sealed_in_the_live_state_and_without_a_key_not_kept(
+    router: Any, gateway_redis: redis.Redis
+) -> None:
+    harness = Harness(router, gateway_redis)
+    sealed = harness.transfer(harness.register()["transfer_id"])
+    assert sealed.location_sealed and "39.11" not in sealed.to_json()
+
+    keyless = Harness(router, gateway_redis, encryption_key="")
+    timeline = keyless.play(
+        [counselor(STAR_NINE), line(PSAP_ESCALATION, "psap-escalation", answer=2, actions=JOINS)],
+        sip_headers={"X-Transfer-Id": keyless.register()["transfer_id"]},
+    )
+    whisper = said(timeline, "psap-escalation")[0]
+    assert "Caller in Wyandotte County, KS. Callback number" in whisper, whisper
