@@ -547,7 +547,9 @@ def _explain(
         return line + "; no caller number, so no area-code comparison"
     if placement.method == "area_code":
         return line
+    # A number from outside North America has no area code: its routing is the national line.
+    by = f"area code {area.npa}" if area.npa else "area-code routing (no North American area code)"
     if area.center_id == placement.center_id:
-        return line + f"; area code {area.npa} would have chosen the same center"
+        return line + f"; {by} would have chosen the same center"
     other = tables.centers[area.center_id].name
-    return line + f"; by area code {area.npa} this call would have gone to {other}"
+    return line + f"; by {by} this call would have gone to {other}"

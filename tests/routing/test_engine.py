@@ -51,6 +51,18 @@ def test_kansas_caller_with_missouri_number_reaches_the_kansas_center(router: Ro
     )
 
 
+def test_a_number_from_outside_north_america_is_compared_with_the_national_line(
+    router: Router,
+) -> None:
+    # +44 20 7946 0xxx: the UK's range for drama, never assigned.
+    decision = route(router, geo=Point(*KCK, 50.0), caller="+442079460123")
+    assert decision["center_id"] == "kc-kansas"
+    assert str(decision["explanation"]).endswith(
+        "; by area-code routing (no North American area code) this call would have gone to "
+        "Sample National Backup Line"
+    )
+
+
 @pytest.mark.parametrize("caller", ["+18165550123", "+19135550142", "+12125550188", None])
 def test_the_area_code_never_changes_a_located_callers_center(
     router: Router, caller: str | None
