@@ -5,8 +5,9 @@ calls POST /api/v1/transfers/<id>/escalate. The gateway rings the PSAP's escalat
 then its alternates in order, round after round, until a person presses 1 and joins
 the caller and the counselor in the same conference. After two rounds (`TELL_AFTER_ROUNDS`)
 the counselor hears that 911 has not answered yet and the gateway keeps calling. It stops
-when the caller leaves; after `GIVE_UP_S`, or once a whole round could not place one call
-(Twilio out of reach), the counselor hears that 911 could not be reached. Each
+when the caller leaves; after `MAX_ROUNDS` rounds or `GIVE_UP_S`, or once a whole round
+could not place one call (Twilio out of reach), the counselor hears that 911 could not be
+reached. Each
 leg has answering machine detection (a voicemail is not an answer) and a whisper: the 988
 center's name, the caller's county and callback number.
 
@@ -53,6 +54,9 @@ from gateway.state import (
     ESCALATION_DIALING,
     ESCALATION_FAILED,
     ESCALATION_JOINED,
+    MENU_AWAY_S,
+    STILL_CALLING_NOTICE,
+    UNREACHED_NOTICE,
     Escalation,
     EscalationAttempt,
     Transfer,
@@ -76,7 +80,10 @@ QUEUE_NAME = "escalations"
 # After this many rounds of every number without an answer, the counselor is told that
 # 911 has not answered yet (and may call another way); the gateway keeps calling.
 TELL_AFTER_ROUNDS = 2
-# ...until this long after the request: the caller has been waiting for 911 for minutes.
+# ...for at most this many rounds (a line busy at once is rung again at once, so a round
+# may take seconds), and at most this long after the request: the caller has been waiting
+# for 911 for minutes.
+MAX_ROUNDS = 5
 GIVE_UP_S = 300
 # 911 answers 90% of calls within 15 s (NENA): 20 s of ringing, then the next number.
 RING_TIMEOUT_S = 20
@@ -103,8 +110,6 @@ UNREACHED = (
     "9 1 1 could not be reached on any of its lines. Please call 9 1 1 another way, "
     "and stay with the caller."
 )
-UNREACHED_PATH = "/voice/escalation/unreached"
-STILL_CALLING_PATH = "/voice/escalation/still-calling"
 STILL_CALLING = (
     "9 1 1 has not answered yet. The gateway keeps calling. If you can, also call 9 1 1 "
     "another way, and stay with the caller."
@@ -540,7 +545,7 @@ def _plan(transfer: Transfer, notes: Notes, index: int, count: int) -> Dial | No
             attempts=index,
             status="failed",
         )
-        return Dial(notice=_notice(transfer, escalation, UNREACHED_PATH))
+        return Dial(notice=_notice(transfer, escalation, UNREACHED_NOTICE, notes.at))
     number_index = index % count
     escalation.attempts.append(EscalationAttempt(number_index, started_at=notes.at))
     notes.add(
@@ -552,23 +557,25 @@ def _plan(transfer: Transfer, notes: Notes, index: int, count: int) -> Dial | No
         status="ringing",
     )
     if index == count * TELL_AFTER_ROUNDS:
-        return Dial(index, number_index, _notice(transfer, escalation, STILL_CALLING_PATH))
+        notice = _notice(transfer, escalation, STILL_CALLING_NOTICE, notes.at)
+        return Dial(index, number_index, notice)
     return Dial(index, number_index)
 
 
-def _notice(transfer: Transfer, escalation: Escalation, path: str) -> str:
+def _notice(transfer: Transfer, escalation: Escalation, path: str, now: float) -> str:
     """An announcement for the counselor: now, or kept until they are back in the room
     (an announcement to a counselor in the * menu would not reach them)."""
-    if transfer.counselor_away:
+    away = transfer.counselor_away_since
+    if away is not None and now - away < MENU_AWAY_S:
         escalation.notice = path
         return ""
     return path
 
 
 def _give_up(escalation: Escalation, now: float, index: int, count: int) -> bool:
-    """No number to call, calling for GIVE_UP_S already, or a whole round in which Twilio
-    placed no call at all (refused, or out of reach): another round would only repeat it."""
-    if count == 0 or now - escalation.requested_at >= GIVE_UP_S:
+    """No number to call, MAX_ROUNDS rounds or GIVE_UP_S already, or a whole round in which
+    Twilio placed no call at all (refused, or out of reach): another would only repeat it."""
+    if count == 0 or index >= count * MAX_ROUNDS or now - escalation.requested_at >= GIVE_UP_S:
         return True
     last_round = escalation.attempts[-count:] if index >= count else []
     return bool(last_round) and all(a.result == "refused" for a in last_round)

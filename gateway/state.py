@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 import redis
@@ -47,6 +47,14 @@ ATTEMPT_OPEN = frozenset({"dialing", "answered"})
 # failed) or "canceled" (the caller left first).
 ESCALATION_DIALING, ESCALATION_JOINED = "dialing", "joined"
 ESCALATION_FAILED, ESCALATION_CANCELED = "failed", "canceled"
+# Announcements kept for a counselor who is in the * menu, and the escalation status under
+# which each still holds when they are back in the room.
+UNREACHED_NOTICE = "/voice/escalation/unreached"
+STILL_CALLING_NOTICE = "/voice/escalation/still-calling"
+NOTICE_HOLDS = {UNREACHED_NOTICE: ESCALATION_FAILED, STILL_CALLING_NOTICE: ESCALATION_DIALING}
+# A counselor counts as in the menu this long at most (it answers within seconds): past it,
+# their return's join event was lost, and a notice is announced in the room.
+MENU_AWAY_S = 30.0
 
 
 @dataclass
@@ -131,7 +139,8 @@ class Transfer:
             (`gateway.intake.spoken_location`), encrypted under ENCRYPTION_KEY; "" without
             a key. Read only by the escalation whisper; never in clear in Redis.
         escalation: the latest bounce-back to 911, if the counselor asked for one.
-        counselor_away: the accepting counselor is in the * menu, out of the caller's room.
+        counselor_away_since: when the accepting counselor went into the * menu, out of
+            the caller's room; None while they are in it.
     """
 
     id: str
@@ -162,7 +171,7 @@ class Transfer:
     callback_number: str = field(default="", repr=False)
     location_sealed: str = field(default="", repr=False)
     escalation: Escalation | None = None
-    counselor_away: bool = False
+    counselor_away_since: float | None = None
 
     def to_json(self) -> str:
         # Shallow copies, not dataclasses.asdict: asdict deep-copies every history entry,
@@ -176,13 +185,14 @@ class Transfer:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Transfer:
+        # Fields a later version added are left out (_known), so a rollback can read them.
         raw = json.loads(text)
-        raw["attempts"] = [Attempt(**a) for a in raw.get("attempts", [])]
+        raw["attempts"] = [_known(Attempt, a) for a in raw.get("attempts", [])]
         escalation = raw.get("escalation")
         if escalation is not None:
-            tries = [EscalationAttempt(**a) for a in escalation.get("attempts", [])]
-            raw["escalation"] = Escalation(**{**escalation, "attempts": tries})
-        return cls(**raw)
+            tries = [_known(EscalationAttempt, a) for a in escalation.get("attempts", [])]
+            raw["escalation"] = _known(Escalation, {**escalation, "attempts": tries})
+        return _known(cls, raw)
 
     @property
     def room(self) -> str:
@@ -218,6 +228,20 @@ end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
+
+
+_Record = TypeVar("_Record")
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _known(cls: type[_Record], data: dict[str, Any]) -> _Record:
+    """`cls(**data)` (a dataclass) without the keys `cls` does not have."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
+    return cls(**{name: value for name, value in data.items() if name in names})
 
 
 def new_transfer_id() -> str:

@@ -51,6 +51,7 @@ from gateway.state import (
     ENDED,
     ESCALATION_CANCELED,
     ESCALATION_DIALING,
+    NOTICE_HOLDS,
     PENDING,
     RETURNED,
     Attempt,
@@ -74,6 +75,10 @@ Clock = Callable[[], datetime]
 MIN_RING_S = 10
 # The deadline watchdog runs this long after the deadline: callbacks due by then have come.
 DEADLINE_GRACE_S = 15
+# A caller still waiting this long after being given back to 911 was not redirected (the
+# REST request failed): the wait message loop redirects them again. Sooner, the first
+# redirect may still be on its way, and a second one would repeat the message to 911.
+REDIRECT_SETTLE_S = 10.0
 # Results that end an attempt whose leg may still be on its way (see _record_sid).
 ENDED_UNPLACED = frozenset({"caller-left", "deadline"})
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
@@ -513,7 +518,8 @@ class TransferService:
             text = twiml.NOT_REACHED if overdue else twiml.WAIT_MESSAGE
             return twiml.wait_message(self.links, query, text)
         if transfer.status == RETURNED:
-            self.after(partial(self._redirect_caller, transfer))
+            if self.now() - _returned_at(transfer) >= REDIRECT_SETTLE_S:
+                self.after(partial(self._redirect_caller, transfer))
             return twiml.wait_message(self.links, query, twiml.NOT_REACHED)
         if transfer.status == DIALING and self.now() >= (
             (transfer.deadline_at or self.now()) + DEADLINE_GRACE_S
@@ -824,7 +830,7 @@ class TransferService:
 
     def _counselor_stepped_out(self, transfer: Transfer, counselor_sid: str) -> None:
         try:
-            self.change(transfer.id, lambda t, n: _away(t, counselor_sid))
+            self.change(transfer.id, lambda t, n: _away(t, counselor_sid, n.at))
         except redis.RedisError:
             log.warning("could not note the counselor of %s in the menu", transfer.id)
         if self._caller_still_there(transfer):
@@ -918,6 +924,12 @@ def _new_transfer(
     transfer.note(now, "requested", origin=origin)
     transfer.note(now, "routed", center_id=decision.center_id, method=decision.method)
     return transfer
+
+
+def _returned_at(transfer: Transfer) -> float:
+    """When the caller was given back to 911 (0 when the timeline does not say)."""
+    kind = EventKind.RETURNED_TO_911.value
+    return next((step["at"] for step in transfer.history if step["kind"] == kind), 0.0)
 
 
 def _give_back(transfer: Transfer, notes: Notes, reason: str) -> Plan:
@@ -1069,33 +1081,42 @@ def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str])
     if accepted is None or accepted.call_sid != sid:
         return ""
     if transfer.outcome == "handed-off":
-        return _back_from_the_menu(transfer)
-    transfer.outcome = "handed-off"
-    transfer.conference_sid = room or transfer.conference_sid
-    notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id)
+        return _back_from_the_menu(transfer, notes.at)
     if transfer.status in {ABANDONED, ENDED}:
-        # Delivered after the caller's leave: in the caller's room it happened before the
-        # room ended (the caller's leg ends it), so it is recorded as in order; but there
-        # is nobody left to tell that 988 is connected.
+        if room and room != transfer.conference_sid:
+            # The caller left between the counselor's 1 and their join, and the room ended
+            # with them: the counselor started a new, empty one of the same name.
+            return ALONE
+        # A join delivered after the caller's leave: in the caller's room it happened
+        # before the room ended (the caller's leg ends it), so it is recorded as in order;
+        # but there is nobody left to tell that 988 is connected.
+        _handed_off(transfer, notes, accepted, room)
         return ""
+    _handed_off(transfer, notes, accepted, room)
     return HANDED_OFF if transfer.conference_sid and transfer.caller_sid else ""
 
 
-def _away(transfer: Transfer, counselor_sid: str) -> None:
+def _handed_off(transfer: Transfer, notes: Notes, accepted: Attempt, room: str) -> None:
+    transfer.outcome = "handed-off"
+    transfer.conference_sid = room or transfer.conference_sid
+    notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id)
+
+
+def _away(transfer: Transfer, counselor_sid: str, now: float) -> None:
     accepted = transfer.accepted()
     if accepted is not None and accepted.call_sid == counselor_sid:
-        transfer.counselor_away = True
+        transfer.counselor_away_since = now
 
 
-def _back_from_the_menu(transfer: Transfer) -> str:
+def _back_from_the_menu(transfer: Transfer, now: float) -> str:
     """The counselor is back in the caller's room: the path of an announcement kept for
-    them meanwhile, or ""."""
-    transfer.counselor_away = False
+    them meanwhile, if it still holds, or ""."""
+    transfer.counselor_away_since = None
     escalation = transfer.escalation
     if escalation is None or not escalation.notice:
         return ""
     notice, escalation.notice = escalation.notice, ""
-    return notice
+    return notice if escalation.status == NOTICE_HOLDS.get(notice) else ""
 
 
 def _outside_the_room(transfer: Transfer, sid: str, room: str) -> bool:

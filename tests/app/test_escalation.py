@@ -14,10 +14,11 @@ import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from gateway.escalation import GIVE_UP_S, RING_TIMEOUT_S, spoken_number
+from gateway.escalation import GIVE_UP_S, MAX_ROUNDS, _give_up, _notice, spoken_number
 from gateway.events import EventKind
 from gateway.sim.timeline import Timeline
 from gateway.sim.webhooks import signature
+from gateway.state import MENU_AWAY_S, STILL_CALLING_NOTICE, Escalation, EscalationAttempt, Transfer
 from tests.app.harness import (
     AUTH_TOKEN,
     KC_KANSAS,
@@ -319,7 +320,7 @@ def test_911_is_called_round_after_round_and_the_counselor_told_after_two(
     assert all_three_together(timeline, "psap-escalation")
 
 
-def test_when_911_never_answers_the_gateway_gives_up_after_five_minutes_and_says_so(
+def test_when_911_never_answers_the_gateway_stops_after_five_rounds_and_says_so(
     harness: Harness,
 ) -> None:
     registered = harness.register()
@@ -336,15 +337,71 @@ def test_when_911_never_answers_the_gateway_gives_up_after_five_minutes_and_says
     assert_caller_never_dropped(timeline)
     steps = escalation_steps(harness, transfer_id)
     assert steps[-1][0] == "escalation_failed"
-    (requested_at,) = [e.t for e in timeline.of_kind("dtmf", "kc-kansas") if "9" in e.text]
-    rung = [e.t for e in timeline.of_kind("rest") if e.text.startswith("POST Calls.json To=+1913")]
-    assert rung[-1] - requested_at < GIVE_UP_S <= rung[-1] - requested_at + RING_TIMEOUT_S + 5
+    assert [s for s in steps if s[0] == "escalation_dialed" and s[2] != "ringing"] == [
+        ("escalation_dialed", 0, "busy"),
+        ("escalation_dialed", 1, "failed"),
+    ] * MAX_ROUNDS
     (still, _), (unreached, text) = announced(timeline)
     assert still < unreached and "9 1 1 could not be reached on any of its lines" in text
     # The counselor stays with the caller to the end.
     last = timeline.connections("caller")[-1]
     assert "kc-kansas" in (last.a, last.b)
     assert last.end is None or last.end >= 600
+
+
+def test_the_gateway_stops_calling_911_five_minutes_after_the_request() -> None:
+    escalation = Escalation(seq=1, by="key", requested_at=1000.0)
+    escalation.attempts = [EscalationAttempt(i % 2, status="failed", result="no-answer")
+                           for i in range(4)]  # fmt: skip
+
+    assert not _give_up(escalation, 1000.0 + GIVE_UP_S - 1, index=4, count=2)
+    assert _give_up(escalation, 1000.0 + GIVE_UP_S, index=4, count=2)
+    assert _give_up(escalation, 1001.0, index=2 * MAX_ROUNDS, count=2)
+    assert _give_up(escalation, 1001.0, index=0, count=0)  # no number at all
+
+
+def test_a_counselor_whose_return_from_the_menu_was_not_heard_of_is_told_in_the_room() -> None:
+    """Their join event back in the room was lost: past MENU_AWAY_S, a notice is announced
+    instead of waiting for a join that will not come."""
+    transfer = Transfer("tr_0", "api", "wyandotte-911", "connected", 0.0, ["kc-kansas"])
+    transfer.counselor_away_since = 100.0
+    escalation = Escalation(seq=1, by="key", requested_at=100.0)
+
+    assert _notice(transfer, escalation, STILL_CALLING_NOTICE, 105.0) == ""
+    assert escalation.notice == STILL_CALLING_NOTICE  # kept for their return
+    escalation.notice = ""
+    later = 100.0 + MENU_AWAY_S
+    assert _notice(transfer, escalation, STILL_CALLING_NOTICE, later) == STILL_CALLING_NOTICE
+    assert escalation.notice == ""
+
+
+def test_a_notice_kept_while_the_counselor_was_in_the_menu_is_dropped_once_stale(
+    harness: Harness,
+) -> None:
+    """Due after two rounds, "911 has not answered yet" waits while the counselor is in the
+    menu again; 911 joins meanwhile, so it is not said when they come back."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    counselor_keys = [*STAR_NINE[:3], {"at": 101, "press": "*"}, {"at": 300, "hangup": True}]
+    answers_third_time = [
+        "no-answer",
+        "no-answer",
+        {"answer": 1, "actions": [{"at": 4, "press": "1"}, {"at": 200, "hangup": True}]},
+    ]
+    timeline = harness.play(
+        [
+            counselor(counselor_keys),
+            line(PSAP_ESCALATION, "psap-escalation", attempts=answers_third_time),
+            line(PSAP_ALTERNATE, "psap-alternate", outcome="no-answer"),
+        ],
+        caller_actions=[{"at": 250, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert harness.transfer(transfer_id).escalation.status == "joined"  # type: ignore[union-attr]
+    (joined,) = [c.start for c in timeline.connections("caller") if "psap-escalation" in (c.a, c.b)]
+    told = [e.t for e in timeline.of_kind("media", "kc-kansas") if "has not answered yet" in e.text]
+    assert not [t for t in told if t > joined], (joined, told)
 
 
 def test_a_whole_round_twilio_cannot_place_ends_the_escalation_at_once_and_says_so(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import redis
@@ -40,6 +41,22 @@ def test_a_transfer_with_attempts_history_and_an_escalation_round_trips_whole() 
     transfer.note(2.0, "dial_result", status="busy")
 
     assert Transfer.from_json(transfer.to_json()) == transfer
+
+
+def test_a_value_written_by_a_later_version_with_more_fields_still_reads() -> None:
+    """A rollback, or two versions side by side during a deploy: fields this version does
+    not know are left out, at every level."""
+    transfer = a_transfer(
+        attempts=[Attempt("kc-kansas", "failed", "no-answer", "CA1", 3.0)],
+        escalation=Escalation(1, "key", 40.0, attempts=[EscalationAttempt(0, call_sid="CA9")]),
+    )
+    data = json.loads(transfer.to_json())
+    data["added_later"] = {"any": "thing"}
+    data["attempts"][0]["added_later"] = 1
+    data["escalation"]["added_later"] = True
+    data["escalation"]["attempts"][0]["added_later"] = "x"
+
+    assert Transfer.from_json(json.dumps(data)) == transfer
 
 
 def test_changes_racing_from_many_threads_are_all_kept(gateway_redis: redis.Redis) -> None:

@@ -30,6 +30,7 @@ from tests.app.harness import (
     Harness,
     assert_caller_never_dropped,
     line,
+    said,
 )
 
 CALLER_SID = "CA" + "0" * 31 + "1"
@@ -199,29 +200,33 @@ class StopsRedisAtFirstDial(MemorySink):
 def test_a_counselor_join_delivered_after_the_caller_left_is_recorded_as_in_order(
     harness: Harness,
 ) -> None:
+    """The counselor joins the caller's room at about 12 s; that event is held back (the
+    room's events from 10 to 20 s are lost) and delivered, twice, after the caller left."""
     registered = harness.register()
     transfer_id = registered["transfer_id"]
-    held_back: list[dict[str, str]] = []
-    harness.lost_paths.add("/voice/conference")  # the room's events arrive late, below
-    harness.play(
+    harness.at(10, lambda: harness.lost_paths.add("/voice/conference"))
+    harness.at(20, lambda: harness.lost_paths.discard("/voice/conference"))
+    timeline = harness.play(
         [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
         caller_actions=[{"at": 30, "hangup": True}],
     )
     ended = harness.transfer(transfer_id)
     assert (ended.status, ended.outcome) == (ENDED, "accepted")
     accepted = ended.accepted()
-    assert accepted is not None
-    held_back.append(
-        {
-            "StatusCallbackEvent": "participant-join",
-            "CallSid": accepted.call_sid,
-            "ConferenceSid": "CF" + "0" * 32,
-        }
-    )
+    assert accepted is not None and ended.conference_sid  # the caller's join was delivered
+    (joined,) = [
+        e for e in timeline.of_kind("conference", "kc-kansas") if "participant-join" in e.text
+    ]
+    assert 10 < joined.t < 20
+    held_back = {
+        "StatusCallbackEvent": "participant-join",
+        "CallSid": accepted.call_sid,
+        "ConferenceSid": ended.conference_sid,
+    }
     requests_before = len(harness.network.sent)
 
-    for form in held_back * 2:  # and once more: Twilio delivers at least once
-        answer = signed_post(harness, f"/voice/conference?t={transfer_id}", form)
+    for _ in range(2):  # Twilio delivers at least once
+        answer = signed_post(harness, f"/voice/conference?t={transfer_id}", held_back)
         assert answer.status_code == 200
 
     late = harness.transfer(transfer_id)
@@ -229,6 +234,26 @@ def test_a_counselor_join_delivered_after_the_caller_left_is_recorded_as_in_orde
     assert harness.kinds(transfer_id).count(EventKind.HANDOFF) == 1
     # No "988 is connected" announcement to a room that has ended.
     assert len(harness.network.sent) == requests_before
+
+
+def test_a_counselor_who_joins_after_the_caller_left_is_told_the_call_ended(
+    harness: Harness,
+) -> None:
+    """The caller hangs up between the counselor's 1 (at 8 s) and their join (about 12 s):
+    the room ended with the caller, and the counselor's join starts a new, empty one."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    stays = [{"at": 3, "press": "1"}, {"at": 300, "hangup": True}]
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=stays)],
+        caller_actions=[{"at": 9, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    (leg,) = timeline.party_legs("kc-kansas")
+    assert leg.ended_at is not None and leg.ended_at < 30, (leg.ended_at, leg.ended_by)
+    assert said(timeline, "kc-kansas")[-1] == 'says "The call has ended. Thank you."'
+    assert EventKind.HANDOFF not in harness.kinds(transfer_id)
 
 
 def test_redis_stopping_mid_call_still_connects_the_counselor_and_twilio_sees_no_5xx(
