@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 
 from gateway.context import gateway
 from gateway.escalation import escalations
-from gateway.intake import InputError, Refusal, parse_request, parse_route_query
+from gateway.intake import InputError, Refusal, parse_request, parse_route_query, psap_profile
 from gateway.security import center_key_required, psap_key_required
 from gateway.transfers import escalation_view, transfer_view
 
@@ -56,6 +56,16 @@ def _json_body() -> Any:
     if body is None:
         raise InputError("invalid-json", "the body must be JSON (Content-Type: application/json)")
     return body
+
+
+@bp.get("/psap")
+@psap_key_required
+def show_psap() -> ResponseReturnValue:
+    """This PSAP's call types and risk levels that may transfer, its partner centers, and
+    the number to conference callers to: what a call-taker's form offers."""
+    service = gateway().service
+    tables = service.router.tables
+    return jsonify(psap_profile(tables, g.psap_id, service.flow.gateway_number))
 
 
 @bp.post("/transfers")

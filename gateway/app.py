@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import api, escalation, reports_api, voice
+from gateway import api, escalation, reports_api, voice, web
 from gateway.afterwards import AfterResponse
 from gateway.context import EXTENSION, Gateway
 from gateway.events import EventSink
@@ -108,6 +108,7 @@ def create_app(
     # Reports, the CSV export and /metrics read the outcome store (analyst key required).
     reports_api.init_app(app, settings)
     app.register_blueprint(reports_api.bp)
+    app.register_blueprint(web.bp)
     return app
 
 

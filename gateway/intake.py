@@ -15,7 +15,7 @@ from typing import Any
 from routing.areacode import parse_e164
 from routing.errors import LocationError, RoutingError, UnknownZipError
 from routing.location import Civic, LocationQuery, Point, Shape
-from routing.model import Risk, RoutingTables
+from routing.model import TRANSFERABLE_RISKS, Risk, RoutingTables
 from routing.pidf import parse_pidf
 
 MAX_SUMMARY = 500
@@ -384,3 +384,33 @@ def _no_agreement(tables: RoutingTables, center_ids: tuple[str, ...]) -> Refusal
 def unknown_zip(exc: UnknownZipError) -> InputError:
     """A ZIP code the gateway does not know, as an input error."""
     return InputError("unknown-zip", str(exc), "location.zip")
+
+
+def psap_profile(tables: RoutingTables, psap_id: str, conference_number: str) -> dict[str, Any]:
+    """What a PSAP's call-taker tools need before a transfer: which call types may transfer
+    at which risk levels (the union over its partnerships' decision matrices) and with whom,
+    and the number to conference callers to."""
+    psap = tables.psaps[psap_id]
+    partnerships = sorted(
+        (p for (owner, _), p in tables.partnerships.items() if owner == psap_id),
+        key=lambda p: p.center_id,
+    )
+    allowed: dict[str, set[str]] = {}
+    for partnership in partnerships:
+        for call_type, risks in partnership.call_types.items():
+            allowed.setdefault(call_type, set()).update(r.value for r in risks & TRANSFERABLE_RISKS)
+    order = [r.value for r in Risk]
+    return {
+        "psap": {"id": psap.id, "name": psap.name},
+        "conference_number": conference_number,
+        "call_types": {
+            call_type: sorted(risks, key=order.index)
+            for call_type, risks in sorted(allowed.items())
+            if risks
+        },
+        "partners": [
+            {"center_id": p.center_id, "center_name": tables.centers[p.center_id].name}
+            for p in partnerships
+            if p.center_id in tables.centers
+        ],
+    }
