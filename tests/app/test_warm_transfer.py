@@ -629,3 +629,29 @@ def test_a_center_leg_placed_while_the_caller_hung_up_is_canceled_once_it_is_kno
     assert center.answered_at is None
     transfer = harness.transfer(transfer_id)
     assert (transfer.status, transfer.attempts[0].result) == (ABANDONED, "caller-left")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_hand_off_and_a_hang_up_moments_apart_end_the_same_whatever_the_callback_order(
+    harness: Harness, seed: int
+) -> None:
+    """The counselor joins at about 12 s and the caller hangs up at 13 s: their conference
+    events (and the legs' status callbacks) arrive duplicated and up to 2 s late, in any
+    order. The transfer ends as it would have in order: handed off, then ended, once."""
+    registered = harness.register()
+    transfer_id = registered["transfer_id"]
+    stays = [{"at": 3, "press": "1"}, {"at": 100, "hangup": True}]
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=stays)],
+        caller_actions=[{"at": 13, "hangup": True}],
+        callbacks={"duplicate": True, "reorder": True, "seed": seed},
+    )
+
+    assert_caller_never_dropped(timeline)
+    transfer = harness.transfer(transfer_id)
+    assert (transfer.status, transfer.outcome) == (ENDED, "handed-off")
+    kinds = harness.kinds(transfer_id)
+    assert kinds.count(EventKind.HANDOFF) == 1 and kinds.count(EventKind.ENDED) == 1
+    # The counselor is released with the caller's room, not left in one of their own.
+    (counselor,) = timeline.party_legs("kc-kansas")
+    assert counselor.ended_at is not None and counselor.ended_at < 30
