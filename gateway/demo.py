@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from cryptography.fernet import Fernet
 
 from gateway.settings import PROJECT_ROOT, Settings
 from routing.engine import Router
@@ -166,6 +167,9 @@ def gateway_stack(redis_url: str) -> Iterator[Stack]:
             REDIS_URL=redis_url,
             DATABASE_URL=database_url,
             PSAP_API_KEYS=f"{DEMO_PSAP}:{DEMO_KEY}",
+            # A key of the run's own (its store is temporary), so the escalation whisper
+            # can tell 911 where the caller is: the location is kept sealed under it.
+            ENCRYPTION_KEY=os.environ.get("ENCRYPTION_KEY") or Fernet.generate_key().decode(),
         )
         log = open(Path(workdir) / "processes.log", "wb")  # noqa: SIM115
         processes = [
