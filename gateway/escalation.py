@@ -258,7 +258,22 @@ class Escalations:
             # Enqueueing the watchdog costs several Redis round trips: after the answer too,
             # behind the call to 911, which must not wait for it.
             self.service.after(partial(self.watchdog.schedule, transfer_id))
+        elif result == "in-progress":
+            self.service.after(partial(self._look_again, transfer))
         return result
+
+    def _look_again(self, transfer: Transfer) -> None:
+        """A second request while 911 is being called: look at the leg being rung, as the
+        watchdog would. With no worker running, a lost status callback would otherwise
+        leave the escalation on a leg that ended long ago, and the counselor asking again
+        would only hear that 911 is already being called."""
+        escalation = transfer.escalation
+        if escalation is None or escalation.status != ESCALATION_DIALING:
+            return
+        try:
+            self._check_leg(transfer, escalation)
+        except (TwilioException, redis.RedisError):
+            log.warning("could not look at the escalation leg of %s", transfer.id)
 
     def counselor_menu(
         self, transfer_id: str, index: int, form: Mapping[str, str]

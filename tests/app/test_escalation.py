@@ -481,6 +481,32 @@ def test_with_no_worker_an_escalation_dial_twilio_never_answered_moves_to_the_al
     )
 
 
+def test_with_no_worker_asking_again_moves_on_from_a_leg_whose_callback_was_lost(
+    harness: Harness,
+) -> None:
+    """The escalation line is busy, but its status callback is lost and no worker runs the
+    watchdog. The counselor, hearing nothing, presses * 9 again: besides "already being
+    called", the gateway looks at that leg, finds it over and rings the alternate."""
+    harness.register()
+    harness.lost_paths.add("/voice/escalation/status")
+    twice = [*STAR_NINE[:3], {"at": 40, "press": "*"}, {"at": 42, "press": "9"}]
+    timeline = harness.play(
+        [
+            counselor([*twice, {"at": 150, "hangup": True}]),
+            line(PSAP_ESCALATION, "psap-escalation", outcome="busy"),
+            line(PSAP_ALTERNATE, "psap-alternate", answer=3, actions=JOINS),
+        ],
+        caller_actions=[{"at": 160, "hangup": True}],
+    )
+
+    assert_caller_never_dropped(timeline)
+    assert any("9 1 1 is already being called." in text for text in said(timeline, "kc-kansas"))
+    (alternate,) = timeline.party_legs("psap-alternate")
+    assert 47 <= alternate.created_at < 50  # rung right after the second * 9 (5 + 42 s)
+    assert all_three_together(timeline, "psap-alternate")
+    assert harness.scheduled_watchdogs()  # waiting for a worker that never came
+
+
 def test_the_watchdog_job_dials_the_next_number_when_a_status_callback_was_lost(
     router: Any, gateway_redis: redis.Redis, redis_url: str
 ) -> None:
