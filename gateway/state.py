@@ -185,7 +185,8 @@ class Transfer:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Transfer:
-        # Fields a later version added are left out (_known), so a rollback can read them.
+        # Fields this version does not know (added by a later one) are left out (_known),
+        # so a rollback to this version or a later one reads what a newer one wrote.
         raw = json.loads(text)
         raw["attempts"] = [_known(Attempt, a) for a in raw.get("attempts", [])]
         escalation = raw.get("escalation")

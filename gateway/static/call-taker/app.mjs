@@ -4,6 +4,9 @@ import { finished, problemText, requestBody, statusLine } from "./transfer.mjs";
 const API = "/api/v1";
 const KEY = "g988-psap-key"; // sessionStorage: gone when the browser tab closes
 const POLL_MS = 2000;
+// A transfer nobody conferences stays pending; the page stops asking after this long.
+const FOLLOW_FOR_MS = 30 * 60 * 1000;
+const UNREACHABLE = "The gateway could not be reached. Keep the caller with 911.";
 
 const $ = (id) => document.getElementById(id);
 let following = null;
@@ -38,7 +41,14 @@ function show(id, text) {
 }
 
 async function loadProfile() {
-  const { status, data } = await api("GET", "/psap");
+  let answer;
+  try {
+    answer = await api("GET", "/psap");
+  } catch {
+    show("key-problem", UNREACHABLE);
+    return;
+  }
+  const { status, data } = answer;
   if (status !== 200) {
     show("key-problem", problemText(status, data));
     return;
@@ -50,6 +60,9 @@ async function loadProfile() {
   select.replaceChildren(new Option("Choose…", ""));
   for (const [callType, risks] of Object.entries(data.call_types)) {
     select.append(new Option(`${callType} (${risks.join(", ")})`, callType));
+  }
+  if (select.options.length === 1) {
+    show("key-problem", "Your center has no transfer agreement with a 988 center yet.");
   }
   $("key-form").hidden = true;
   $("transfer-form").hidden = false;
@@ -87,8 +100,13 @@ function showTransfer(created) {
   $("result").hidden = false;
 }
 
+function setStatus(text) {
+  // The live region: written only when it changes, so a screen reader says it once.
+  if ($("status").textContent !== text) $("status").textContent = text;
+}
+
 function showStatus(view) {
-  $("status").textContent = statusLine(view);
+  setStatus(statusLine(view));
   const timeline = $("timeline");
   timeline.replaceChildren(
     ...view.timeline.map((step) => {
@@ -103,14 +121,27 @@ function showStatus(view) {
 async function follow(statusUrl) {
   const path = statusUrl.replace(API, "");
   const mine = Symbol("follow");
+  const until = Date.now() + FOLLOW_FOR_MS;
   following = mine;
   while (following === mine) {
-    const { status, data } = await api("GET", path);
-    if (status === 200) {
-      showStatus(data);
-      if (finished(data)) return;
-    } else {
-      $("status").textContent = problemText(status, data);
+    if (Date.now() > until) {
+      setStatus("No longer followed here: the transfer was never connected from this page.");
+      return;
+    }
+    try {
+      const { status, data } = await api("GET", path);
+      if (status === 200) {
+        showStatus(data);
+        if (finished(data)) return;
+      } else if (status === 404) {
+        setStatus("This transfer has expired.");
+        return;
+      } else {
+        setStatus(problemText(status, data));
+      }
+    } catch {
+      // Keep asking: the next answer replaces this line.
+      setStatus(UNREACHABLE);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
@@ -134,9 +165,14 @@ async function submitTransfer(event) {
       return;
     }
     showTransfer(data);
+    setStatus("");
+    $("timeline").replaceChildren();
+    // The next caller must not inherit this one's details, consent above all.
+    $("transfer-form").reset();
+    chooseLocation();
     follow(data.status_url);
   } catch {
-    show("problem", "The gateway could not be reached. Keep the caller with 911.");
+    show("problem", UNREACHABLE);
   } finally {
     $("submit").disabled = false;
   }
