@@ -394,7 +394,7 @@ class Escalations:
         """Who asks for 911, where the caller is, and the number to call them back on."""
         accepted = transfer.accepted()
         center = self.service.router.tables.centers.get(accepted.center_id if accepted else "")
-        number = spoken_number(transfer.callback_number)
+        number = twiml.spoken_number(transfer.callback_number)
         location = self.service.unseal(transfer.location_sealed)
         return " ".join(
             [
@@ -483,17 +483,6 @@ class Escalations:
         if done is not None and done[1]:
             self._dial_from(transfer.id, index + 1)
         return "rolled-over"
-
-
-def spoken_number(number: str) -> str:
-    """A phone number as a 911 call-taker should hear it: "8 1 6, 5 5 5, 0 1 2 3"."""
-    digits = "".join(c for c in number if c.isdigit())
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    if len(digits) != 10:
-        return " ".join(digits)
-    groups = (digits[:3], digits[3:6], digits[6:])
-    return ", ".join(" ".join(group) for group in groups)
 
 
 # -- pure changes to a transfer (run inside TransferStore.update) -------------------------

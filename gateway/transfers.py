@@ -761,10 +761,23 @@ class TransferService:
             f"Call type {(transfer.call_type or 'not given').replace('-', ' ')}.",
             f"Language {LANGUAGE_NAMES.get(transfer.language or 'en', transfer.language)}.",
         ]
-        if summary and transfer.summary:
-            parts.insert(0, f"Summary from 9 1 1: {transfer.summary}.")
+        # On 3 only: what 911 wrote, and the number to call the caller back on should the
+        # call drop (the counselor's phone shows the gateway's number, not the caller's).
+        details = {
+            "the 9 1 1 summary": (
+                f"Summary from 9 1 1: {_sentence(transfer.summary)}" if transfer.summary else ""
+            ),
+            "the callback number": (
+                f"Callback number {twiml.spoken_number(transfer.callback_number)}."
+                if transfer.callback_number
+                else ""
+            ),
+        }
+        offered = [name for name, text in details.items() if text]
+        if summary:
+            parts[:0] = [text for text in details.values() if text]
         keys = "Press 1 to accept, 2 to decline"
-        keys += ", 3 to hear the 9 1 1 summary." if transfer.summary else "."
+        keys += f", 3 to hear {' and '.join(offered)}." if offered else "."
         return " ".join([*parts, keys])
 
     def whisper_answer(
@@ -924,6 +937,12 @@ def _new_transfer(
     transfer.note(now, "requested", origin=origin)
     transfer.note(now, "routed", center_id=decision.center_id, method=decision.method)
     return transfer
+
+
+def _sentence(text: str) -> str:
+    """`text` ending as a sentence, so the voice pauses once after it."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _returned_at(transfer: Transfer) -> float:

@@ -265,3 +265,14 @@ def goodbye(message: str) -> VoiceResponse:
 def empty() -> VoiceResponse:
     """An empty document, for webhooks whose answer Twilio ignores."""
     return VoiceResponse()
+
+
+def spoken_number(number: str) -> str:
+    """A phone number as a person should hear it read out: "8 1 6, 5 5 5, 0 1 2 3"."""
+    digits = "".join(c for c in number if c.isdigit())
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10:
+        return " ".join(digits)
+    groups = (digits[:3], digits[3:6], digits[6:])
+    return ", ".join(" ".join(group) for group in groups)

@@ -103,8 +103,48 @@ def test_the_whisper_tells_the_counselor_who_where_how_urgent_and_which_language
     assert said(timeline, "kc-kansas")[0] == (
         'says "Transfer from 9 1 1: Sample Wyandotte County 911. Caller in Wyandotte County, KS. '
         "Risk mild. Call type emotional distress. Language English. Press 1 to accept, "
-        '2 to decline, 3 to hear the 9 1 1 summary."'
+        '2 to decline, 3 to hear the 9 1 1 summary and the callback number."'
     )
+
+
+def test_on_3_the_counselor_hears_the_summary_and_callback_number_then_may_accept(
+    harness: Harness,
+) -> None:
+    registered = harness.register()
+    timeline = harness.play(
+        [
+            line(
+                KC_KANSAS,
+                "kc-kansas",
+                answer=5,
+                actions=[
+                    {"at": 3, "press": "3"},
+                    {"at": 30, "press": "1"},
+                    {"at": 90, "hangup": True},
+                ],
+            )
+        ],
+        sip_headers={"X-Transfer-Id": registered["transfer_id"]},
+    )
+
+    assert_caller_never_dropped(timeline)
+    replay = said(timeline, "kc-kansas")[1]
+    assert replay.startswith(
+        'says "Summary from 9 1 1: Caller is overwhelmed after losing a job; no plan to harm '
+        "self. Callback number 8 1 6, 5 5 5, 0 1 2 3. Transfer from 9 1 1:"
+    ), replay
+    assert timeline.connected("caller", "kc-kansas")
+
+
+def test_without_summary_or_number_there_is_nothing_to_hear_on_3(harness: Harness) -> None:
+    body = {k: v for k, v in ELIGIBLE.items() if k not in {"summary", "callback_number"}}
+    registered = harness.post_json("/api/v1/transfers", body).get_json()
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        sip_headers={"X-Transfer-Id": registered["transfer_id"]},
+    )
+
+    assert said(timeline, "kc-kansas")[0].endswith('Press 1 to accept, 2 to decline."')
 
 
 def test_a_registered_transfer_is_found_by_the_psap_line_without_a_sip_header(
