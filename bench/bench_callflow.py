@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
+from gateway.demo import procfile  # noqa: E402
 from gateway.sim.load import DEFAULT_WORKERS, LoadRun, percentile  # noqa: E402
 from gateway.sim.scenario import Caller, load_scenario  # noqa: E402
 from gateway.sim.simulator import Simulator  # noqa: E402
@@ -96,6 +97,20 @@ def start_gunicorn(
     command.append("gateway.app:create_app()")
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The Procfile's `worker` (rq worker, with its scheduler), as production runs it."""
+    command = procfile()["worker"]
+    path = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=ROOT,
+            env={**env, "PATH": path},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -169,6 +184,7 @@ class Measured:
     handling_s: dict[str, list[float]]  # gunicorn's handling time per webhook path
     rest_s: list[float]  # the simulator's handling time of the gateway's REST requests
     log_tail: str
+    worker_cpu_s: float | None = None  # the RQ worker's CPU seconds, when one ran
 
 
 def handling_times(access: Path) -> dict[str, list[float]]:
@@ -188,8 +204,9 @@ def play(
     threads: int,
     sim_threads: int,
     sender_process: bool = True,
+    with_worker: bool = False,
 ) -> Measured:
-    """Run the whole benchmark."""
+    """Run the whole benchmark (`with_worker`: the RQ worker running beside gunicorn)."""
     store = redis.Redis.from_url(REDIS_URL)
     store.flushdb()
     port = free_port()
@@ -209,6 +226,7 @@ def play(
         }
         log, access = Path(tmp) / "gunicorn.log", Path(tmp) / "access.log"
         process = start_gunicorn(port, env, log, access, workers, threads)
+        worker = start_worker(env, Path(tmp) / "worker.log") if with_worker else None
         try:
             wait_until_up(url, process, log)
             ids = register(url, calls)
@@ -217,6 +235,7 @@ def play(
                 return dataclasses.replace(caller, sip_headers={"X-Transfer-Id": ids[i]})
 
             cpu_before = gateway_cpu(process.pid)
+            worker_before = cpu_seconds(worker.pid) if worker is not None else 0.0
             access.write_text("")  # only the calls' webhooks, not the registrations
             sim.rest_seconds.clear()
             run = sim.run_many(
@@ -228,14 +247,17 @@ def play(
                 sender_process=sender_process,
             )
             gateway = gateway_cpu(process.pid) - cpu_before
+            worker_cpu = cpu_seconds(worker.pid) - worker_before if worker is not None else None
         finally:
+            if worker is not None:
+                stop(worker)
             stop(process)
             sim.close()
             store.flushdb()
             store.close()
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:])
         handled = handling_times(access)
-    return Measured(run, gateway, handled, list(sim.rest_seconds), tail)
+    return Measured(run, gateway, handled, list(sim.rest_seconds), tail, worker_cpu)
 
 
 def ms(values: list[float], q: float) -> str:
@@ -290,6 +312,15 @@ def report(
         command += f" --sim-threads {sim_threads}"
     if len(runs) != RUNS:
         command += f" --runs {len(runs)}"
+    with_worker = m.worker_cpu_s is not None
+    if with_worker:
+        command += " --with-worker"
+    worker_text = (
+        "the RQ worker running beside it (the Procfile's `worker`: watchdog jobs, and every "
+        "event and transfer record written to a SQLite store)"
+        if with_worker
+        else "no RQ worker running"
+    )
     each = ", ".join(f"{webhook_p99(r) * 1000:.1f} ms" for r in runs)
     met = sum(webhook_p99(r) <= 0.025 for r in runs)
     all_errors = sum(len(r.run.webhook_errors()) for r in runs)
@@ -303,7 +334,7 @@ def report(
         f"every {stagger_s:g} s (all {calls} up at once from t = {(calls - 1) * stagger_s:.0f} s "
         "until the first hangs up at 30 s), on the simulator's real clock, against "
         f"`gunicorn 'gateway.app:create_app()'` with {server} and Redis on "
-        f"127.0.0.1 (db 11), no RQ worker running; the simulator sends webhooks from "
+        f"127.0.0.1 (db 11), {worker_text}; the simulator sends webhooks from "
         f"{sim_threads} threads, through a sending process of its own. Each call had "
         "registered its transfer "
         "through the PSAP API and carries X-Transfer-Id.",
@@ -347,6 +378,14 @@ def report(
         f"| run wall time | {o.wall_s:.1f} s |",
         f"| gateway (gunicorn master + workers) CPU | {gateway_cpu_s:.1f} s "
         f"({gateway_cpu_s / o.wall_s:.0%} of one core) |",
+        *(
+            [
+                f"| RQ worker CPU | {m.worker_cpu_s:.1f} s ({m.worker_cpu_s / o.wall_s:.0%} "
+                "of one core) |"
+            ]
+            if m.worker_cpu_s is not None
+            else []
+        ),
         f"| simulator process CPU (loop, REST API, webhook threads) | {o.cpu_s:.1f} s "
         f"({o.cpu_share:.0%} of one core) |",
         f"| webhook sender process CPU (sends and times each webhook) | {o.sender_cpu_s:.1f} s |",
@@ -429,12 +468,17 @@ def main() -> int:
         action="store_true",
         help="after each run, one with webhooks sent from the simulator's own threads",
     )
+    parser.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="run the Procfile's RQ worker beside gunicorn, as production does",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     setup = (args.calls, args.stagger, args.workers, args.threads, args.sim_threads)
     runs, in_process = [], []
     for _ in range(max(1, args.runs)):
-        runs.append(play(*setup))
+        runs.append(play(*setup, with_worker=args.with_worker))
         if args.compare_sender:
             in_process.append(play(*setup, sender_process=False))
     if args.compare_sender:
@@ -452,7 +496,10 @@ def main() -> int:
         if errors:
             print(f"gunicorn log, last lines:\n{measured.log_tail}", file=sys.stderr)
     if not args.no_write:
-        write_section("callflow", "Call flow under load", text)
+        if args.with_worker:
+            write_section("callflow-worker", "Call flow under load, with the worker running", text)
+        else:
+            write_section("callflow", "Call flow under load", text)
     return 0
 
 

@@ -7,6 +7,7 @@ same room. Every test checks the invariant (`assert_caller_never_dropped`).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -403,6 +404,75 @@ def test_a_notice_kept_while_the_counselor_was_in_the_menu_is_dropped_once_stale
     (joined,) = [c.start for c in timeline.connections("caller") if "psap-escalation" in (c.a, c.b)]
     told = [e.t for e in timeline.of_kind("media", "kc-kansas") if "has not answered yet" in e.text]
     assert not [t for t in told if t > joined], (joined, told)
+
+
+def test_a_watchdog_job_that_fails_is_retried_by_rq_and_then_moves_the_escalation_on(
+    router: Any, gateway_redis: redis.Redis, redis_url: str
+) -> None:
+    """The escalation line's busy callback is lost; when the watchdog job runs, Twilio does
+    not answer its look at that leg, so the job fails. RQ keeps it for a retry 2 s later
+    (WATCHDOG_RETRY), which finds the leg over and rings the alternate."""
+    harness = Harness(router, gateway_redis, watchdog_delay_s=0)
+    try:
+        registered = harness.register()
+        transfer_id = registered["transfer_id"]
+        harness.lost_paths.add("/voice/escalation/status")
+        seen: list[tuple[list[int | None], int, list[object]]] = []
+
+        def worker_runs() -> None:
+            connection = redis.Redis.from_url(redis_url)
+            worker = SimpleWorker([harness.queue], connection=connection, serializer=JSONSerializer)
+            with harness.app.app_context():
+                worker.work(burst=True, with_scheduler=True)
+            finished = harness.queue.finished_job_registry.get_job_ids()
+            jobs = [harness.queue.fetch_job(job_id) for job_id in finished]
+            waiting = [
+                harness.queue.fetch_job(job_id)
+                for job_id in harness.queue.scheduled_job_registry.get_job_ids()
+            ]
+            seen.append(
+                (
+                    [job.retries_left for job in waiting if job is not None],
+                    len(harness.queue.failed_job_registry),
+                    [job.return_value() for job in jobs if job is not None],
+                )
+            )
+            connection.close()
+
+        def twilio_unreachable_then_worker_runs() -> None:
+            escalation = harness.transfer(transfer_id).escalation
+            assert escalation is not None
+            leg = escalation.attempts[0].call_sid
+            harness.network_faults.append(
+                NetworkFault(f"Calls/{leg}.json", "refused", method="GET")
+            )
+            worker_runs()
+
+        def retry_is_due() -> None:
+            time.sleep(2.2)  # RQ's own clock: the first retry interval is 2 s
+            worker_runs()
+
+        harness.at(60, twilio_unreachable_then_worker_runs)
+        harness.at(61, retry_is_due)
+        timeline = harness.play(
+            [
+                counselor(STAR_NINE),
+                line(PSAP_ESCALATION, "psap-escalation", outcome="busy"),
+                line(PSAP_ALTERNATE, "psap-alternate", answer=3, actions=JOINS),
+            ]
+        )
+
+        assert_caller_never_dropped(timeline)
+        assert not harness.network_faults, "Twilio must really have been out of reach once"
+        (failed_once, retried) = seen[:2]
+        # Kept for a retry (2 of WATCHDOG_RETRY's 3 left), not failed.
+        assert 2 in failed_once[0] and failed_once[1] == 0
+        assert "rolled-over" in retried[2]
+        (alternate,) = timeline.party_legs("psap-alternate")
+        assert alternate.created_at >= 61  # rung by the retried job
+        assert all_three_together(timeline, "psap-alternate")
+    finally:
+        harness.close()
 
 
 def test_a_whole_round_twilio_cannot_place_ends_the_escalation_at_once_and_says_so(
