@@ -7,9 +7,8 @@ the caller and the counselor in the same conference. After two rounds (`TELL_AFT
 the counselor hears that 911 has not answered yet and the gateway keeps calling. It stops
 when the caller leaves; after `MAX_ROUNDS` rounds or `GIVE_UP_S`, or once a whole round
 could not place one call (Twilio out of reach), the counselor hears that 911 could not be
-reached. Each
-leg has answering machine detection (a voicemail is not an answer) and a whisper: the 988
-center's name, the caller's county and callback number.
+reached. Each leg has answering machine detection (a voicemail is not an answer) and a
+whisper: the 988 center's name, where the caller is, and their callback number.
 
 Who moves the escalation on:
 

@@ -17,6 +17,7 @@ from routing.errors import LocationError, RoutingError, UnknownZipError
 from routing.location import Civic, LocationQuery, Point, Shape
 from routing.model import TRANSFERABLE_RISKS, Risk, RoutingTables
 from routing.pidf import parse_pidf
+from routing.shapes import METRES_PER_DEGREE_LAT, metres_per_degree_lon
 
 MAX_SUMMARY = 500
 _CALL_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -273,9 +274,9 @@ def _reach_m(shape: Shape) -> int:
     """How far the shape reaches from its centroid, in metres, rounded to 10 m (a local
     flat-earth approximation: the shapes are at most tens of kilometres across)."""
     centre = shape.geometry.centroid
-    per_lon = 111_320.0 * math.cos(math.radians(centre.y))
+    per_lon = metres_per_degree_lon(centre.y)
     reach = max(
-        math.hypot((x - centre.x) * per_lon, (y - centre.y) * 110_540.0)
+        math.hypot((x - centre.x) * per_lon, (y - centre.y) * METRES_PER_DEGREE_LAT)
         for x, y in shape.geometry.exterior.coords
     )
     return max(10, int(round(reach, -1)))

@@ -8,6 +8,7 @@ twilio library accepts as a constructor argument; the library itself is never pa
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from requests import RequestException
@@ -87,29 +88,10 @@ class ReportingHttpClient(HttpClient):  # type: ignore[misc]
         super().__init__(logger=inner.logger, is_async=False, timeout=inner.timeout)
         self.inner = inner
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        """Send the request through the wrapped client."""
+    def request(self, method: str, url: str, **options: Any) -> Response:
+        """Send the request through the wrapped client, with twilio's options as they are."""
         try:
-            return self.inner.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                auth=auth,
-                timeout=timeout,
-                allow_redirects=allow_redirects,
-            )
+            return self.inner.request(method, url, **options)
         except RequestException as exc:
             # The class name only: the URL and body may name phone numbers.
             raise TwilioException(f"no answer from Twilio: {type(exc).__name__}") from exc

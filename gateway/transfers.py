@@ -507,8 +507,8 @@ class TransferService:
         out of reach (Redis down), once the deadline in the URL has passed, 911 hears that
         988 was not reached instead of a wait that never ends.
         """
-        query = twiml.wait_query(transfer_id, deadline_at)
-        overdue = deadline_at is not None and self.now() >= deadline_at + DEADLINE_GRACE_S
+        query, now = twiml.wait_query(transfer_id, deadline_at), self.now()
+        overdue = deadline_at is not None and now >= deadline_at + DEADLINE_GRACE_S
         try:
             transfer = self.store.get(transfer_id) if transfer_id else None
         except redis.RedisError:
@@ -518,12 +518,10 @@ class TransferService:
             text = twiml.NOT_REACHED if overdue else twiml.WAIT_MESSAGE
             return twiml.wait_message(self.links, query, text)
         if transfer.status == RETURNED:
-            if self.now() - _returned_at(transfer) >= REDIRECT_SETTLE_S:
+            if now - _returned_at(transfer) >= REDIRECT_SETTLE_S:
                 self.after(partial(self._redirect_caller, transfer))
             return twiml.wait_message(self.links, query, twiml.NOT_REACHED)
-        if transfer.status == DIALING and self.now() >= (
-            (transfer.deadline_at or self.now()) + DEADLINE_GRACE_S
-        ):
+        if transfer.status == DIALING and now >= (transfer.deadline_at or now) + DEADLINE_GRACE_S:
             self.after(partial(self._check_overdue, transfer))
         return twiml.wait_message(self.links, query)
 
@@ -763,21 +761,18 @@ class TransferService:
         ]
         # On 3 only: what 911 wrote, and the number to call the caller back on should the
         # call drop (the counselor's phone shows the gateway's number, not the caller's).
-        details = {
-            "the 9 1 1 summary": (
-                f"Summary from 9 1 1: {_sentence(transfer.summary)}" if transfer.summary else ""
-            ),
-            "the callback number": (
-                f"Callback number {twiml.spoken_number(transfer.callback_number)}."
-                if transfer.callback_number
-                else ""
-            ),
-        }
-        offered = [name for name, text in details.items() if text]
+        details: list[tuple[str, str]] = []
+        if transfer.summary:
+            details.append(
+                ("the 9 1 1 summary", f"Summary from 9 1 1: {_sentence(transfer.summary)}")
+            )
+        if transfer.callback_number:
+            number = twiml.spoken_number(transfer.callback_number)
+            details.append(("the callback number", f"Callback number {number}."))
         if summary:
-            parts[:0] = [text for text in details.values() if text]
+            parts[:0] = [text for _, text in details]
         keys = "Press 1 to accept, 2 to decline"
-        keys += f", 3 to hear {' and '.join(offered)}." if offered else "."
+        keys += f", 3 to hear {' and '.join(name for name, _ in details)}." if details else "."
         return " ".join([*parts, keys])
 
     def whisper_answer(
@@ -1100,25 +1095,16 @@ def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str])
     if accepted is None or accepted.call_sid != sid:
         return ""
     if transfer.outcome == "handed-off":
-        return _back_from_the_menu(transfer, notes.at)
-    if transfer.status in {ABANDONED, ENDED}:
-        if room and room != transfer.conference_sid:
-            # The caller left between the counselor's 1 and their join, and the room ended
-            # with them: the counselor started a new, empty one of the same name.
-            return ALONE
-        # A join delivered after the caller's leave: in the caller's room it happened
-        # before the room ended (the caller's leg ends it), so it is recorded as in order;
-        # but there is nobody left to tell that 988 is connected.
-        _handed_off(transfer, notes, accepted, room)
-        return ""
-    _handed_off(transfer, notes, accepted, room)
-    return HANDED_OFF if transfer.conference_sid and transfer.caller_sid else ""
-
-
-def _handed_off(transfer: Transfer, notes: Notes, accepted: Attempt, room: str) -> None:
+        return _back_from_the_menu(transfer)
     transfer.outcome = "handed-off"
     transfer.conference_sid = room or transfer.conference_sid
     notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id)
+    if transfer.status in {ABANDONED, ENDED}:
+        # A join delivered after the caller's leave: in the caller's room it happened
+        # before the room ended (the caller's leg ends it), so it is recorded as in order;
+        # but there is nobody left to tell that 988 is connected.
+        return ""
+    return HANDED_OFF if transfer.conference_sid and transfer.caller_sid else ""
 
 
 def _away(transfer: Transfer, counselor_sid: str, now: float) -> None:
@@ -1127,7 +1113,7 @@ def _away(transfer: Transfer, counselor_sid: str, now: float) -> None:
         transfer.counselor_away_since = now
 
 
-def _back_from_the_menu(transfer: Transfer, now: float) -> str:
+def _back_from_the_menu(transfer: Transfer) -> str:
     """The counselor is back in the caller's room: the path of an announcement kept for
     them meanwhile, if it still holds, or ""."""
     transfer.counselor_away_since = None
@@ -1139,14 +1125,15 @@ def _back_from_the_menu(transfer: Transfer, now: float) -> str:
 
 
 def _outside_the_room(transfer: Transfer, sid: str, room: str) -> bool:
-    """A counselor back from the menu, or a 911 line that pressed 1, joined another room
-    than the caller's. Only the caller's leg ends that room, and a <Dial><Conference> to
-    its name after it ended starts a new, empty one."""
+    """A counselor back from the menu, a counselor whose caller left between their 1 and
+    their join, or a 911 line that pressed 1, joined another room than the caller's. Only
+    the caller's leg ends that room, and a <Dial><Conference> to its name after it ended
+    starts a new, empty one."""
     if not room or not transfer.conference_sid or room == transfer.conference_sid:
         return False
     accepted = transfer.accepted()
     if accepted is not None and accepted.call_sid == sid:
-        return transfer.outcome == "handed-off"
+        return transfer.outcome == "handed-off" or transfer.status in {ABANDONED, ENDED}
     escalation = transfer.escalation
     return escalation is not None and any(a.call_sid == sid for a in escalation.attempts)
 

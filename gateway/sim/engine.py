@@ -1177,7 +1177,7 @@ class Engine:
 
     def _fetch_wait(self, call: Call, participant: Participant, url: str, before: str) -> None:
         def heard(result: HttpResult) -> None:
-            text, verbs = self._wait_document(call, url, result)
+            text, verbs = self._document_heard(call, url, result, "waitUrl")
             if text != before:
                 self._heard(call, text)
             if not verbs:
@@ -1210,29 +1210,20 @@ class Engine:
     def _heard(self, call: Call, heard: str) -> None:
         self.log(call, "media", f"waits for the conference to start, hearing {heard}")
 
-    def _wait_document(self, call: Call, url: str, result: HttpResult) -> tuple[str, list[Verb]]:
-        """What a waitUrl document makes a participant hear, and its verbs (none if bad)."""
-        if not result.ok:
-            self.log(call, "error", f"waitUrl {url}: {result.error or result.status}", url=url)
-            return "silence (the waitUrl failed)", []
-        try:
-            verbs = twiml.parse(result.body, twiml.WAIT_URL_VERBS)
-        except TwimlError as exc:
-            self.log(call, "error", f"waitUrl {url}: {exc.message}", code=exc.code, url=url)
-            return "silence (the waitUrl document is invalid)", []
-        return _spoken(verbs) or "silence (an empty waitUrl document)", verbs
-
-    def _document_heard(self, call: Call, url: str, result: HttpResult, what: str) -> str:
-        """What a waitUrl or announceUrl document makes a participant hear, checked."""
+    def _document_heard(
+        self, call: Call, url: str, result: HttpResult, what: str
+    ) -> tuple[str, list[Verb]]:
+        """What a waitUrl or announceUrl document makes a participant hear, checked, and its
+        verbs (none when it failed or is invalid)."""
         if not result.ok:
             self.log(call, "error", f"{what} {url}: {result.error or result.status}", url=url)
-            return f"silence (the {what} failed)"
+            return f"silence (the {what} failed)", []
         try:
             verbs = twiml.parse(result.body, twiml.WAIT_URL_VERBS)
         except TwimlError as exc:
             self.log(call, "error", f"{what} {url}: {exc.message}", code=exc.code, url=url)
-            return f"silence (the {what} document is invalid)"
-        return _spoken(verbs) or f"silence (an empty {what} document)"
+            return f"silence (the {what} document is invalid)", []
+        return _spoken(verbs) or f"silence (an empty {what} document)", verbs
 
     def announce(self, call: Call, url: str) -> None:
         """A participant's announceUrl: fetched after the REST update returns, as on Twilio.
@@ -1251,7 +1242,7 @@ class Engine:
                 return
 
             def heard(result: HttpResult) -> None:
-                text = self._document_heard(call, target, result, "announceUrl")
+                text, _ = self._document_heard(call, target, result, "announceUrl")
                 self.log(call, "media", f"hears the announcement {text}")
 
             self.fetch_detached(call, "POST", target, {}, heard, media=True)
