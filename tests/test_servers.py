@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psycopg
@@ -9,7 +10,14 @@ import pytest
 import redis
 
 from tests import servers
-from tests.servers import postgres_reachable, postgres_server, redis_reachable, redis_server
+from tests.servers import (
+    leased_database,
+    postgres_reachable,
+    postgres_server,
+    redis_reachable,
+    redis_server,
+    with_db,
+)
 
 
 def test_redis_fixture_is_a_real_server_that_stores_and_returns_a_value(redis_url: str) -> None:
@@ -43,3 +51,16 @@ def test_a_private_postgres_starts_when_no_server_is_reachable(
         assert url != servers.LOCAL_POSTGRES
         assert postgres_reachable(url)
     assert not postgres_reachable(url)
+
+
+def test_two_runs_on_one_redis_lease_different_databases_and_give_them_back(
+    redis_url: str,
+) -> None:
+    with leased_database(redis_url) as first, leased_database(redis_url) as second:
+        assert first != second
+        assert not first.endswith("/0") and not second.endswith("/0")
+    admin = redis.Redis.from_url(with_db(redis_url, 0))
+    for url in (first, second):
+        holder = admin.get(f"gateway-tests:lease:{url.rsplit('/', 1)[1]}") or b""
+        assert not holder.startswith(f"{os.getpid()}-".encode())  # ours is given back
+    admin.close()

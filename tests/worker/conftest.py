@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -15,21 +14,14 @@ from gateway import jobs
 from gateway.queueing import event_queue
 from tests.store.conftest import engine, postgres_store_url, store_url  # noqa: F401  (fixtures)
 
-# The suite's Redis is a shared development server: these tests take a database number of
-# their own, so emptying it and scanning every key in it touches nobody else's data.
-WORKER_REDIS_DB = 14
 QUEUE = "transfer-events-test"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
-def with_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{db}"))
-
-
 @pytest.fixture
 def worker_redis_url(redis_url: str) -> str:
-    return with_db(redis_url, WORKER_REDIS_DB)
+    """The run's own Redis database (tests/servers.py leases it), emptied by `connection`."""
+    return redis_url
 
 
 @pytest.fixture
