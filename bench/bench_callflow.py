@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
+from carrier_sim.load import DEFAULT_WORKERS, LoadRun, percentile  # noqa: E402
+from carrier_sim.scenario import Caller, load_scenario  # noqa: E402
+from carrier_sim.simulator import Simulator  # noqa: E402
 from gateway.demo import procfile  # noqa: E402
-from gateway.sim.load import DEFAULT_WORKERS, LoadRun, percentile  # noqa: E402
-from gateway.sim.scenario import Caller, load_scenario  # noqa: E402
-from gateway.sim.simulator import Simulator  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "load-registered-transfer.yaml"
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -400,7 +400,7 @@ def report(
         "",
         "Webhook response time is what the simulator's webhook sender measured for each "
         "answer (connect, queueing in gunicorn's backlog, handling, and the sender's own HTTP "
-        "client); the sender is a child process that does nothing else (gateway/sim/sender.py), "
+        "client); the sender is a child process that does nothing else (carrier_sim/sender.py), "
         "so the simulator's REST API and engine do not hold up its clock; gunicorn's "
         "handling time (its access log's %(D)s) leaves out the backlog and the client. "
         "The REST requests a webhook decides on (ringing the center or the PSAP, "

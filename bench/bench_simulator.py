@@ -9,7 +9,7 @@ overhead, which the issue bounds at 50 ms. Figures go to docs/benchmarks.md.
 The application is the gateway itself (create_app, with the sample tables, a real Redis
 from $REDIS_URL or the local server's db 10, emptied before and after) playing
 scenarios/gateway-happy-path.yaml. Side by side in the same run, the simulator's reference
-warm-transfer app (tests/sim/apps.py), a much thinner application.
+warm-transfer app (tests/carrier_sim/apps.py), a much thinner application.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
+from carrier_sim.scenario import Scenario, load_scenario  # noqa: E402
+from carrier_sim.simulator import Simulator  # noqa: E402
 from gateway.app import create_app, redis_client  # noqa: E402
 from gateway.events import MemorySink  # noqa: E402
 from gateway.records import MemoryRecorder  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from gateway.sim.scenario import Scenario, load_scenario  # noqa: E402
-from gateway.sim.simulator import Simulator  # noqa: E402
 from routing.engine import Router  # noqa: E402
 from routing.tables import DEFAULT_TABLES_DIR  # noqa: E402
-from tests.sim.apps import AUTH_TOKEN, Seen, warm_transfer_app  # noqa: E402
+from tests.carrier_sim.apps import AUTH_TOKEN, Seen, warm_transfer_app  # noqa: E402
 
 GATEWAY_SCENARIO = ROOT / "scenarios" / "gateway-happy-path.yaml"
 TOY_SCENARIO = ROOT / "scenarios" / "sim-happy-path.yaml"

@@ -37,7 +37,7 @@ from gateway.twiml import Links
 from routing.engine import Router
 
 if TYPE_CHECKING:
-    from gateway.sim.simulator import Simulator
+    from carrier_sim.simulator import Simulator
 
 # A webhook has 15 s in all; a Redis that does not answer in half a second is treated as
 # down, so the caller gets safe TwiML in time instead of Twilio's error message.

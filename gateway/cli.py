@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from carrier_sim.cli import register_cli as register_simulator_cli
 from gateway.report_cli import register_cli as register_report_cli
 from gateway.settings import Settings, SettingsError
-from gateway.sim.cli import register_cli as register_simulator_cli
 from routing.engine import Decision, Router
 from routing.errors import RoutingError, TablesInvalid
 from routing.location import Civic, LocationQuery, Point, Shape

@@ -146,7 +146,7 @@ def procfile() -> dict[str, str]:
 @contextmanager
 def gateway_stack(redis_url: str) -> Iterator[Stack]:
     """Start `web` (gunicorn) and `worker` (rq) from the Procfile, and the simulator's API."""
-    from gateway.sim.simulator import Simulator
+    from carrier_sim.simulator import Simulator
 
     port = _free_port()
     web_url = f"http://127.0.0.1:{port}"
@@ -211,7 +211,7 @@ def play_kansas_city(stack: Stack) -> int:
     """Register the transfer through the API, play the call, and read the outcome log."""
     import requests
 
-    from gateway.sim.scenario import load_scenario
+    from carrier_sim.scenario import load_scenario
 
     response = requests.post(
         f"{stack.web_url}/api/v1/transfers",

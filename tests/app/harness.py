@@ -24,14 +24,14 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from werkzeug.test import TestResponse
 
+from carrier_sim.scenario import scenario_from_dict
+from carrier_sim.simulator import Simulator
+from carrier_sim.timeline import Timeline
 from gateway.app import create_app
 from gateway.escalation import WATCHDOG_DELAY_S, Watchdog, escalation_queue
 from gateway.events import EventKind, MemorySink
 from gateway.records import MemoryRecorder
 from gateway.settings import FlowConfig, Settings
-from gateway.sim.scenario import scenario_from_dict
-from gateway.sim.simulator import Simulator
-from gateway.sim.timeline import Timeline
 from gateway.state import Transfer, TransferStore
 from gateway.telephony import build_client
 from routing.engine import Router

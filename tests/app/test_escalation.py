@@ -15,10 +15,10 @@ import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
+from carrier_sim.timeline import Timeline
+from carrier_sim.webhooks import signature
 from gateway.escalation import GIVE_UP_S, MAX_ROUNDS, _give_up, _notice
 from gateway.events import EventKind
-from gateway.sim.timeline import Timeline
-from gateway.sim.webhooks import signature
 from gateway.state import MENU_AWAY_S, STILL_CALLING_NOTICE, Escalation, EscalationAttempt, Transfer
 from gateway.twiml import spoken_number
 from tests.app.harness import (

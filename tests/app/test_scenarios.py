@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import redis
 
+from carrier_sim.scenario import load_scenario
+from carrier_sim.simulator import Simulator
 from gateway.app import simulator_app
 from gateway.events import EventKind
-from gateway.sim.scenario import load_scenario
-from gateway.sim.simulator import Simulator
 from tests.app.harness import AUTH_TOKEN, WYANDOTTE_KEY, Harness, assert_caller_never_dropped, said
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

@@ -150,11 +150,11 @@ def test_demo_routes_the_kansas_city_cases_and_plays_the_transfer_end_to_end(
 
 
 def test_simulate_is_a_gateway_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.sim.apps import AUTH_TOKEN
+    from tests.carrier_sim.apps import AUTH_TOKEN
 
     code, out, _ = run(
         capsys, "simulate", "scenarios/sim-happy-path.yaml", "--json",
-        "--app", "tests.sim.apps:cli_app", "--auth-token", AUTH_TOKEN,
+        "--app", "tests.carrier_sim.apps:cli_app", "--auth-token", AUTH_TOKEN,
     )  # fmt: skip
     assert code == 0
     assert json.loads(out)["parties"]["caller"]["talked_to"][0]["party"] == "center-a"

@@ -8,9 +8,9 @@ import threading
 import time
 from typing import Any
 
-from gateway.sim.sender import ProcessTransport
-from gateway.sim.webhooks import HTTP_RETRIEVAL_FAILURE, HTTP_TIMEOUT
-from tests.sim.conftest import Received
+from carrier_sim.sender import ProcessTransport
+from carrier_sim.webhooks import HTTP_RETRIEVAL_FAILURE, HTTP_TIMEOUT
+from tests.carrier_sim.conftest import Received
 
 
 def test_a_request_goes_out_from_the_child_and_its_answer_and_timing_come_back(

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from gateway.sim.timeline import Entry, Timeline
+from carrier_sim.timeline import Entry, Timeline
 
 DEFAULT_WORKERS = 64
 # A query value this long in a webhook URL is taken for the application's own id of a call.

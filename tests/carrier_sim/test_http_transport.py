@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from gateway.sim.webhooks import HTTP_RETRIEVAL_FAILURE, HTTP_TIMEOUT, HttpTransport
-from tests.sim.conftest import Received
+from carrier_sim.webhooks import HTTP_RETRIEVAL_FAILURE, HTTP_TIMEOUT, HttpTransport
+from tests.carrier_sim.conftest import Received
 
 
 def test_a_post_arrives_form_encoded_with_its_headers_and_the_answer_is_read(

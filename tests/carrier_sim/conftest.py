@@ -12,10 +12,10 @@ from flask import Flask
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from gateway.sim.scenario import Scenario, scenario_from_dict
-from gateway.sim.simulator import Simulator
-from gateway.sim.timeline import Timeline
-from tests.sim.apps import AUTH_TOKEN, GATEWAY_NUMBER, PSAP, Seen, twiml_app
+from carrier_sim.scenario import Scenario, scenario_from_dict
+from carrier_sim.simulator import Simulator
+from carrier_sim.timeline import Timeline
+from tests.carrier_sim.apps import AUTH_TOKEN, GATEWAY_NUMBER, PSAP, Seen, twiml_app
 
 
 def scenario(

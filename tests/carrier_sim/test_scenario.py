@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sim.scenario import ScenarioError, load_scenario, scenario_from_dict
+from carrier_sim.scenario import ScenarioError, load_scenario, scenario_from_dict
 
 CALLER = {"from": "+17855550101", "to": "+17855550150"}
 
@@ -73,7 +73,7 @@ def test_the_shipped_scenarios_load() -> None:
 
 
 def test_a_forgery_needs_an_application_path_and_a_known_signature_kind() -> None:
-    from gateway.sim.scenario import ScenarioError, scenario_from_dict
+    from carrier_sim.scenario import ScenarioError, scenario_from_dict
 
     base = {"caller": {"from": "+19135550120", "to": "+19135550150"}}
     with pytest.raises(ScenarioError, match=r"forgeries\[0\]\.path"):

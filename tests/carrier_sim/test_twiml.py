@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.sim.twiml import WHISPER_VERBS, TwimlError, parse
+from carrier_sim.twiml import WHISPER_VERBS, TwimlError, parse
 
 
 def _code(document: str, allowed: frozenset[str] | None = None) -> int:

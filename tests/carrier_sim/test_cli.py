@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from gateway.sim.cli import register_cli
-from tests.sim.apps import AUTH_TOKEN
+from carrier_sim.cli import register_cli
+from tests.carrier_sim.apps import AUTH_TOKEN
 
 
 def _run(*argv: str) -> int:
@@ -25,7 +25,7 @@ def test_simulate_prints_the_timeline_as_json(capsys: pytest.CaptureFixture[str]
         "scenarios/sim-happy-path.yaml",
         "--json",
         "--app",
-        "tests.sim.apps:cli_app",
+        "tests.carrier_sim.apps:cli_app",
         "--auth-token",
         AUTH_TOKEN,
     )
@@ -62,7 +62,7 @@ def test_simulate_with_calls_prints_a_load_summary(capsys: pytest.CaptureFixture
         "simulate",
         "scenarios/sim-happy-path.yaml",
         "--app",
-        "tests.sim.apps:cli_app",
+        "tests.carrier_sim.apps:cli_app",
         "--auth-token",
         AUTH_TOKEN,
         "--calls",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from defusedxml import ElementTree as SafeET
 
-from gateway.sim.model import CALL_EVENTS, CONFERENCE_EVENTS
+from carrier_sim.model import CALL_EVENTS, CONFERENCE_EVENTS
 
 DOCUMENT_PARSE_FAILURE = 12100
 SCHEMA_VALIDATION = 12200

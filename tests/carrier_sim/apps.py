@@ -190,8 +190,8 @@ def scripted_app(
 
 
 def cli_app(sim: object) -> Flask:
-    """The factory `gateway simulate --app tests.sim.apps:cli_app` uses."""
-    from gateway.sim.simulator import Simulator
+    """The factory `gateway simulate --app tests.carrier_sim.apps:cli_app` uses."""
+    from carrier_sim.simulator import Simulator
 
     assert isinstance(sim, Simulator)
     return warm_transfer_app(sim.twilio_client, Seen())

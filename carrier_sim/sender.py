@@ -31,14 +31,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from gateway.sim.webhooks import HTTP_RETRIEVAL_FAILURE, HTTP_TIMEOUT, HttpResult, HttpTransport
+from carrier_sim.webhooks import HTTP_RETRIEVAL_FAILURE, HTTP_TIMEOUT, HttpResult, HttpTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 # A result that has not come back this long after Twilio's own limits never will.
 MARGIN_S = 5.0
 # How long close() waits for requests still in flight (Twilio's read limit is 15 s).
 READ_GRACE_S = 20.0
-CHILD_START = "from gateway.sim.sender import serve; serve()"
+CHILD_START = "from carrier_sim.sender import serve; serve()"
 
 
 class ProcessTransport:

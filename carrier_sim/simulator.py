@@ -29,14 +29,14 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import Client as WsgiClient
 
-from gateway.sim.clock import Scheduler
-from gateway.sim.engine import Engine, EngineConfig
-from gateway.sim.load import DEFAULT_WORKERS, LoadRun, Overhead
-from gateway.sim.rest import create_rest_app
-from gateway.sim.scenario import Caller, Scenario
-from gateway.sim.sender import ProcessTransport
-from gateway.sim.timeline import Timeline
-from gateway.sim.webhooks import HttpTransport, Transport, WebhookClient, WsgiTransport
+from carrier_sim.clock import Scheduler
+from carrier_sim.engine import Engine, EngineConfig
+from carrier_sim.load import DEFAULT_WORKERS, LoadRun, Overhead
+from carrier_sim.rest import create_rest_app
+from carrier_sim.scenario import Caller, Scenario
+from carrier_sim.sender import ProcessTransport
+from carrier_sim.timeline import Timeline
+from carrier_sim.webhooks import HttpTransport, Transport, WebhookClient, WsgiTransport
 from gateway.telephony import build_client, rewrite_url
 
 DEFAULT_ACCOUNT_SID = "AC" + "5ab1e" * 6 + "00"
@@ -205,7 +205,7 @@ class Simulator:
         the scenario's actions timed from its own arrival. All calls share the scenario's
         lines. On the real clock against an HTTP application, webhooks go out from a pool
         of `workers` threads, so the application sees them concurrently, and are sent and
-        timed by a child process of their own (gateway/sim/sender.py), so the simulator's
+        timed by a child process of their own (carrier_sim/sender.py), so the simulator's
         own work does not count as the application's response time (`sender_process=False`
         sends them from the pool threads themselves, to measure what that changes);
         otherwise they are sent one at a time, as `run` does. The run lasts until every

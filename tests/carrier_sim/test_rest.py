@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from gateway.sim.simulator import Simulator
+from carrier_sim.simulator import Simulator
 from gateway.telephony import build_client
-from tests.sim.apps import AUTH_TOKEN, CENTER_A, GATEWAY_NUMBER, Seen, twiml_app
+from tests.carrier_sim.apps import AUTH_TOKEN, CENTER_A, GATEWAY_NUMBER, Seen, twiml_app
 
 ROOT = Path(__file__).resolve().parents[2]
 

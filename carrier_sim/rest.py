@@ -13,9 +13,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.sim.engine import Engine, Target
-from gateway.sim.model import CALL_EVENTS, CONFERENCE_EVENTS, Call, Conference, Participant
-from gateway.sim.model import valid_address as _valid_address
+from carrier_sim.engine import Engine, Target
+from carrier_sim.model import CALL_EVENTS, CONFERENCE_EVENTS, Call, Conference, Participant
+from carrier_sim.model import valid_address as _valid_address
 
 
 def _names(*words: str) -> frozenset[str]:
@@ -68,7 +68,7 @@ def create_rest_app(engine: Callable[[], Engine], account_sid: str, auth_token: 
         account_sid: the only account this API serves.
         auth_token: the password for HTTP basic authentication.
     """
-    app = Flask("gateway.sim.rest")
+    app = Flask("carrier_sim.rest")
     api = Blueprint("api", __name__, url_prefix=API)
     views = _Views(engine)
 

@@ -12,17 +12,17 @@ import redis
 import requests
 from werkzeug.serving import make_server
 
+from carrier_sim.load import LoadRun, Overhead, percentile, report
+from carrier_sim.scenario import Caller, scenario_from_dict
+from carrier_sim.simulator import Simulator
+from carrier_sim.timeline import Timeline
 from gateway.app import create_app, redis_client
 from gateway.escalation import Watchdog
 from gateway.events import MemorySink
 from gateway.records import MemoryRecorder
 from gateway.settings import FlowConfig, Settings
-from gateway.sim.load import LoadRun, Overhead, percentile, report
-from gateway.sim.scenario import Caller, scenario_from_dict
-from gateway.sim.simulator import Simulator
-from gateway.sim.timeline import Timeline
-from tests.sim.apps import AUTH_TOKEN, CENTER_A, Seen, twiml_app
-from tests.sim.conftest import scenario
+from tests.carrier_sim.apps import AUTH_TOKEN, CENTER_A, Seen, twiml_app
+from tests.carrier_sim.conftest import scenario
 
 PSAP_KEY = "load-test-psap-key-0123456789"
 WYANDOTTE_LINE = "+19135550120"

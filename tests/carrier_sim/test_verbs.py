@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.sim.apps import CENTER_A
-from tests.sim.conftest import play, scenario
+from tests.carrier_sim.apps import CENTER_A
+from tests.carrier_sim.conftest import play, scenario
 
 SAY_MENU = "<Say>Press 1 for the menu</Say>"
 

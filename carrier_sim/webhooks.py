@@ -23,7 +23,7 @@ INVALID_CONTENT_TYPE = 12300
 # Twilio's defaults: 5 s to connect, 15 s for the whole response.
 CONNECT_TIMEOUT_MS = 5000
 READ_TIMEOUT_MS = 15000
-USER_AGENT = "TwilioProxy/1.1 (gateway.sim)"
+USER_AGENT = "TwilioProxy/1.1 (carrier_sim)"
 
 
 @dataclass

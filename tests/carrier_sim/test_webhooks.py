@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from twilio.request_validator import RequestValidator
 
-from gateway.sim.simulator import Simulator
-from gateway.sim.webhooks import signature, split_overrides
-from tests.sim.apps import AUTH_TOKEN, GATEWAY_NUMBER, PSAP, Seen, twiml_app
-from tests.sim.conftest import play, scenario
+from carrier_sim.simulator import Simulator
+from carrier_sim.webhooks import signature, split_overrides
+from tests.carrier_sim.apps import AUTH_TOKEN, GATEWAY_NUMBER, PSAP, Seen, twiml_app
+from tests.carrier_sim.conftest import play, scenario
 
 HELLO = {"/voice": "<Response><Say>Hello</Say></Response>"}
 

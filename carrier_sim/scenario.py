@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from gateway.sim.model import CALL_EVENTS, valid_address
+from carrier_sim.model import CALL_EVENTS, valid_address
 
 OUTCOMES = frozenset({"answer", "busy", "failed", "no-answer", "decline", "voicemail"})
 # When a line that does not answer gives its verdict, in seconds after it is dialed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from gateway.sim.clock import Scheduler
+from carrier_sim.clock import Scheduler
 
 
 def test_after_the_app_is_heard_from_time_waits_for_its_late_request_before_jumping() -> None:

@@ -1,6 +1,6 @@
 """A Twilio-compatible carrier simulator for end-to-end tests, demos and transfer drills.
 
-    from gateway.sim import Simulator, load_scenario
+    from carrier_sim import Simulator, load_scenario
 
     sim = Simulator(app=wsgi_app, auth_token="...")        # or base_url="http://..."
     timeline = sim.run(load_scenario("scenarios/sim-happy-path.yaml"))
@@ -9,9 +9,9 @@
 See docs/simulator.md for what is simulated and what is not.
 """
 
-from gateway.sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
-from gateway.sim.simulator import Simulator
-from gateway.sim.timeline import Timeline
+from carrier_sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+from carrier_sim.simulator import Simulator
+from carrier_sim.timeline import Timeline
 
 __all__ = [
     "Scenario",

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from twilio.rest import Client
 
-from gateway.sim.simulator import Simulator
-from tests.sim.apps import AUTH_TOKEN, CENTER_A, GATEWAY_NUMBER, SUPERVISOR, Seen, scripted_app
-from tests.sim.conftest import scenario
+from carrier_sim.simulator import Simulator
+from tests.carrier_sim.apps import (
+    AUTH_TOKEN,
+    CENTER_A,
+    GATEWAY_NUMBER,
+    SUPERVISOR,
+    Seen,
+    scripted_app,
+)
+from tests.carrier_sim.conftest import scenario
 
 ROOM = "room-0101"
 EVENTS = "start end join leave hold"
@@ -176,7 +183,7 @@ def _waiting_lines(timeline: object) -> list[str]:
 
 
 def test_a_waiting_participant_hears_the_applications_wait_url_document() -> None:
-    from tests.sim.conftest import play
+    from tests.carrier_sim.conftest import play
 
     timeline, seen = play(
         {
@@ -193,7 +200,7 @@ def test_a_waiting_participant_hears_the_applications_wait_url_document() -> Non
 
 
 def test_the_wait_url_is_fetched_again_each_time_its_document_has_played() -> None:
-    from tests.sim.conftest import play
+    from tests.carrier_sim.conftest import play
 
     timeline, seen = play(
         {
@@ -209,7 +216,7 @@ def test_the_wait_url_is_fetched_again_each_time_its_document_has_played() -> No
 
 
 def test_a_wait_url_redirect_is_followed_and_a_new_message_is_recorded() -> None:
-    from tests.sim.conftest import play
+    from tests.carrier_sim.conftest import play
 
     timeline, seen = play(
         {
@@ -249,7 +256,7 @@ def test_the_wait_url_is_not_fetched_again_once_the_room_has_started() -> None:
 
 
 def test_a_wait_url_document_with_a_verb_not_allowed_there_is_an_error() -> None:
-    from tests.sim.conftest import play
+    from tests.carrier_sim.conftest import play
 
     timeline, _ = play(
         {
@@ -264,7 +271,7 @@ def test_a_wait_url_document_with_a_verb_not_allowed_there_is_an_error() -> None
 
 
 def test_twilios_own_hold_music_is_only_recorded() -> None:
-    from tests.sim.conftest import play
+    from tests.carrier_sim.conftest import play
 
     timeline, _ = play(
         {"/voice": _caller_twiml('startConferenceOnEnter="false"')},

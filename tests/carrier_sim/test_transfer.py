@@ -11,11 +11,18 @@ import pytest
 from twilio.rest import Client
 from werkzeug.serving import make_server
 
-from gateway.sim.simulator import Simulator
-from gateway.sim.timeline import Timeline
+from carrier_sim.simulator import Simulator
+from carrier_sim.timeline import Timeline
 from gateway.telephony import build_client
-from tests.sim.apps import AUTH_TOKEN, CENTER_A, CENTER_B, Seen, twiml_app, warm_transfer_app
-from tests.sim.conftest import play, scenario
+from tests.carrier_sim.apps import (
+    AUTH_TOKEN,
+    CENTER_A,
+    CENTER_B,
+    Seen,
+    twiml_app,
+    warm_transfer_app,
+)
+from tests.carrier_sim.conftest import play, scenario
 
 ACCEPTS = [{"at": 3, "press": "1"}, {"at": 90, "hangup": True}]
 SIP = {"X-PSAP-Id": "KS-0001"}

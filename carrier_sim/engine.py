@@ -34,9 +34,9 @@ from email.utils import format_datetime
 from functools import partial
 from typing import Any
 
-from gateway.sim import twiml
-from gateway.sim.clock import Scheduler, Timer
-from gateway.sim.model import (
+from carrier_sim import twiml
+from carrier_sim.clock import Scheduler, Timer
+from carrier_sim.model import (
     Call,
     Conference,
     Participant,
@@ -46,10 +46,10 @@ from gateway.sim.model import (
     new_sid,
     valid_address,
 )
-from gateway.sim.scenario import Attempt, Caller, Forgery, Scenario
-from gateway.sim.timeline import Leg, Timeline
-from gateway.sim.twiml import VERBS, TwimlError, Verb
-from gateway.sim.webhooks import (
+from carrier_sim.scenario import Attempt, Caller, Forgery, Scenario
+from carrier_sim.timeline import Leg, Timeline
+from carrier_sim.twiml import VERBS, TwimlError, Verb
+from carrier_sim.webhooks import (
     HTTP_RETRIEVAL_FAILURE,
     INVALID_CONTENT_TYPE,
     HttpResult,

@@ -18,9 +18,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from gateway.sim.load import report
-from gateway.sim.scenario import ScenarioError, load_scenario
-from gateway.sim.simulator import Simulator
+from carrier_sim.load import report
+from carrier_sim.scenario import ScenarioError, load_scenario
+from carrier_sim.simulator import Simulator
 
 AppFactory = Callable[[Simulator], Callable[..., Any]]
 
