@@ -1,17 +1,19 @@
 """The county layer: every US county's FIPS code, name, state and polygon.
 
-The shipped layer (routing/data/us_counties.geojson.gz, see routing/data/SOURCE.md) is loaded
-by default. Administrators may load their own boundaries (GeoJSON, or a shapefile as their
-state's NG911 GIS exports it) in place of it, or on top of it: counties in their file replace
-the shipped ones with the same FIPS code.
+The shipped layer (routing/data/us_counties.npz, a compact file with a prebuilt index; see
+routing/data/SOURCE.md) is loaded by default. Administrators may load their own boundaries
+(GeoJSON, or a shapefile as their state's NG911 GIS exports it, including a NENA-STA-006
+county boundary layer that names counties by State and County rather than FIPS) in place of
+it, or on top of it: counties in their file replace the shipped ones with the same FIPS code.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,13 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from routing import compact
+from routing.compact import Grid
 from routing.errors import RoutingError
 from routing.states import STATES
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SHIPPED_LAYER = DATA_DIR / "us_counties.geojson.gz"
+SHIPPED_LAYER = DATA_DIR / "us_counties.npz"
 
 
 @dataclass(frozen=True)
@@ -43,17 +47,32 @@ class County:
 
 @dataclass(frozen=True)
 class CountyLayer:
-    """Counties in FIPS order with their polygons (parallel tuples) and the layer's provenance."""
+    """Counties in FIPS order with their polygons (parallel tuples) and the layer's provenance.
+
+    Attributes:
+        tolerance_m: how far the layer's lines may be from the true county lines (from its
+            source scale); a location within it of another county may be in that county.
+        grid: a prebuilt grid index for exactly these polygons and this tolerance, if any.
+    """
 
     counties: tuple[County, ...]
     geometries: tuple[BaseGeometry, ...]
     metadata: Mapping[str, str]
+    tolerance_m: float = 0.0
+    grid: Grid | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_fips", {c.fips: i for i, c in enumerate(self.counties)})
         by_name: dict[tuple[str, str], str] = {}
         for c in self.counties:
             by_name[(c.state, _name_key(c.name))] = c.fips
+        for c in self.counties:
+            # "Anchorage" finds Anchorage Municipality, "Bethel" Bethel Census Area; a full
+            # name of another county ("Charles City" is Charles City County) is never hidden.
+            stem = _name_key(c.name)
+            for word in _KINDS:
+                if stem.endswith(word):
+                    by_name.setdefault((c.state, stem.removesuffix(word)), c.fips)
         object.__setattr__(self, "_by_name", by_name)
 
     def __len__(self) -> int:
@@ -86,9 +105,14 @@ class CountyLayer:
         return None if fips is None else self.get(fips)
 
 
+# What county-equivalents are called, as name endings in `_name_key` form.
+_KINDS = ("cityandborough", "censusarea", "municipality", "municipio", "borough", "parish")
+
+
 def _name_key(name: str) -> str:
-    key = " ".join(name.lower().replace("saint ", "st. ").split())
-    return key
+    """Case, spaces and dots ignored: "St. Louis City", "saint louis city", "LaSalle"."""
+    key = name.lower().replace("saint ", "st. ")
+    return "".join(ch for ch in key if ch.isalnum())
 
 
 def _polygonal(geometry: dict[str, Any], where: str) -> BaseGeometry:
@@ -145,11 +169,18 @@ def _read_shapefile(path: Path) -> dict[str, Any]:
 
 
 def _shapefile_properties(record: dict[str, Any]) -> dict[str, str]:
-    fips = (
-        str(record.get("GEOID") or "") or f"{record.get('STATEFP', '')}{record.get('COUNTYFP', '')}"
-    )
-    name = record.get("NAMELSAD") or record.get("NAME") or fips
-    return {"fips": fips, "name": str(name)}
+    """The record's fields as text (dates as ISO), plus its FIPS code when it has one."""
+    props = {
+        key: value.isoformat() if isinstance(value, date) else str(value)
+        for key, value in record.items()
+        if value is not None
+    }
+    fips = props.get("GEOID") or f"{props.get('STATEFP', '')}{props.get('COUNTYFP', '')}"
+    if fips:
+        props["fips"] = fips
+    if "NAMELSAD" in props:
+        props["name"] = props["NAMELSAD"]
+    return props
 
 
 def _read_layer(path: Path) -> dict[str, Any]:
@@ -158,18 +189,51 @@ def _read_layer(path: Path) -> dict[str, Any]:
     return _read_geojson(path)
 
 
-def _features(path: Path, data: dict[str, Any]) -> Iterable[tuple[County, BaseGeometry]]:
+NameLookup = Callable[[str, str], "County | None"]
+
+
+def _features(
+    path: Path, data: dict[str, Any], by_name: NameLookup | None = None
+) -> Iterable[tuple[County, BaseGeometry]]:
+    """Each county of a layer; features naming the same county are merged into one.
+
+    A NENA-STA-006 county boundary layer has no FIPS code: its State ("KS") and County
+    ("Wyandotte County") fields are looked up in the layer underneath (`by_name`). Features
+    whose NENA Expire date has passed are no longer in force and are left out.
+    """
+    merged: dict[str, tuple[County, list[BaseGeometry]]] = {}
+    today = date.today().isoformat()
     for number, feature in enumerate(data["features"], start=1):
         props = feature.get("properties") or {}
-        fips = str(props.get("fips") or props.get("GEOID") or feature.get("id") or "")
-        where = f"{path.name}: feature {number} (fips {fips or '?'})"
-        if len(fips) != 5 or not fips.isdigit() or fips[:2] not in STATES:
+        if str(props.get("Expire") or "9999")[:10] < today:
+            continue
+        county = _county_of(props, feature, f"{path.name}: feature {number}", by_name)
+        where = f"{path.name}: feature {number} (fips {county.fips})"
+        geometry = _polygonal(feature.get("geometry") or {}, where)
+        merged.setdefault(county.fips, (county, []))[1].append(geometry)
+    for county, parts in merged.values():
+        yield county, parts[0] if len(parts) == 1 else unary_union(parts)
+
+
+def _county_of(
+    props: Mapping[str, Any], feature: Mapping[str, Any], where: str, by_name: NameLookup | None
+) -> County:
+    fips = str(props.get("fips") or props.get("GEOID") or feature.get("id") or "")
+    if not fips and props.get("State") and props.get("County") and by_name is not None:
+        found = by_name(str(props["State"]), str(props["County"]))
+        if found is None:
             raise RoutingError(
-                f"{where}: needs a 5-digit county FIPS code (property fips or GEOID)"
+                f"{where}: no county {props['County']!r} in {props['State']!r} "
+                "(NENA State and County fields) in the county layer underneath"
             )
-        name = str(props.get("name") or props.get("NAME") or fips)
-        state = STATES[fips[:2]][0]
-        yield County(fips, name, state), _polygonal(feature.get("geometry") or {}, where)
+        return County(found.fips, str(props["County"]), found.state)
+    if len(fips) != 5 or not fips.isdigit() or fips[:2] not in STATES:
+        raise RoutingError(
+            f"{where} (fips {fips or '?'}): needs a 5-digit county FIPS code (property fips "
+            "or GEOID), or NENA State and County fields"
+        )
+    name = str(props.get("name") or props.get("NAME") or fips)
+    return County(fips, name, STATES[fips[:2]][0])
 
 
 def _yield_to(
@@ -203,20 +267,56 @@ def load_layer(path: Path | None = None, extra: Iterable[Path] = ()) -> CountyLa
         path: a GeoJSON FeatureCollection (optionally gzipped) with properties fips (or GEOID)
             and name, or a shapefile (.shp) in longitude/latitude; the shipped layer when None.
         extra: more layers laid on top: their counties replace those with the same FIPS code,
-            and win over the other counties where the two overlap.
+            and win over the other counties where the two overlap. A NENA-STA-006 county
+            boundary layer is read as it comes, its counties found by State and County name.
     """
     base = path or SHIPPED_LAYER
-    data = _read_layer(base)
-    merged = {c.fips: (c, g) for c, g in _features(base, data)}
-    metadata = dict(data.get("metadata") or {"source": str(base)})
-    for layer in extra:
-        overrides = list(_features(layer, _read_layer(layer)))
+    layer = _read_compact(base) if base.suffix == ".npz" else _read_plain(base)
+    extra = list(extra)
+    if not extra:
+        return layer
+    merged = {c.fips: (c, g) for c, g in zip(layer.counties, layer.geometries, strict=True)}
+    metadata = dict(layer.metadata)
+    for overlay in extra:
+        overrides = list(_features(overlay, _read_layer(overlay), layer.find_by_name))
         merged.update((county.fips, (county, geom)) for county, geom in overrides)
         _yield_to(merged, {c.fips for c, _ in overrides}, [g for _, g in overrides])
-        metadata["overrides"] = ", ".join(filter(None, [metadata.get("overrides"), str(layer)]))
+        metadata["overrides"] = ", ".join(filter(None, [metadata.get("overrides"), str(overlay)]))
+    # The overrides change polygons, so the shipped grid no longer fits: it is rebuilt.
+    return _ordered(merged, metadata, layer.tolerance_m)
+
+
+def _ordered(
+    merged: Mapping[str, tuple[County, BaseGeometry]], metadata: Mapping[str, str], tolerance: float
+) -> CountyLayer:
     ordered = [merged[f] for f in sorted(merged)]
     return CountyLayer(
         counties=tuple(c for c, _ in ordered),
         geometries=tuple(g for _, g in ordered),
         metadata=metadata,
+        tolerance_m=tolerance,
+    )
+
+
+def _read_plain(path: Path) -> CountyLayer:
+    """A GeoJSON or shapefile layer. Its tolerance is 0 unless its metadata states one."""
+    data = _read_layer(path)
+    metadata = dict(data.get("metadata") or {"source": str(path)})
+    merged = {c.fips: (c, g) for c, g in _features(path, data)}
+    return _ordered(merged, metadata, float(metadata.get("tolerance_m") or 0.0))
+
+
+def _read_compact(path: Path) -> CountyLayer:
+    try:
+        data = compact.read(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise RoutingError(f"{path.name}: cannot read the compact county layer ({exc})") from None
+    return CountyLayer(
+        counties=tuple(
+            County(f, n, s) for f, n, s in zip(data.fips, data.names, data.states, strict=True)
+        ),
+        geometries=tuple(data.geometries),
+        metadata=data.metadata,
+        tolerance_m=data.grid.tolerance_m,
+        grid=data.grid,
     )

@@ -32,7 +32,7 @@ from routing.errors import RoutingError
 from routing.index import NO_COUNTY, CountyIndex, area_shares
 from routing.location import Civic, LocationQuery, Point, Shape
 from routing.model import Center, RoutingTables
-from routing.shapes import circle
+from routing.shapes import circle, grow
 from routing.zips import lookup_zip
 from routing.zips import preload as preload_zips
 
@@ -40,15 +40,24 @@ from routing.zips import preload as preload_zips
 # (about 100-300 m), not a real alternative: the decision is not flagged ambiguous for it.
 AMBIGUITY_THRESHOLD = 0.01
 
+# The tolerance disk only decides which counties are near, so a coarse polygon will do.
+_TOLERANCE_SEGMENTS = 24
+
 METHODS = ("point", "shape", "civic", "psap_area", "area_code", "default")
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A center the caller's uncertainty area overlaps, with its share of that area."""
+    """A center the caller's uncertainty area overlaps, with its share of that area.
+
+    A center whose county lies only within the county layer's tolerance of the caller (not
+    within the stated uncertainty) is listed with share 0. `county_fips` is the county that
+    brings the center in (its largest share); None for a custom service area.
+    """
 
     center_id: str
     share: float
+    county_fips: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,8 @@ class Decision:
         notes: why the first center is not the located one (closed, language, veteran).
         explanation: one line a call-taker can read.
         tables_version: which routing tables decided.
+        county_candidates: 5-digit FIPS codes of every county the caller could really be in,
+            best first: the stated uncertainty grown by the county layer's own tolerance.
     """
 
     method: str
@@ -92,14 +103,17 @@ class Decision:
     notes: tuple[str, ...]
     explanation: str
     tables_version: str
+    county_candidates: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (the CLI's and the API's answer)."""
         data = asdict(self)
         data["dial_plan"] = list(self.dial_plan)
         data["notes"] = list(self.notes)
+        data["county_candidates"] = list(self.county_candidates)
         data["candidates"] = [
-            {"center_id": c.center_id, "share": round(c.share, 4)} for c in self.candidates
+            {"center_id": c.center_id, "share": round(c.share, 4), "county_fips": c.county_fips}
+            for c in self.candidates
         ]
         return data
 
@@ -117,6 +131,7 @@ class Placement:
     how: str = ""  # e.g. "point ±50 m", "ZIP 66101"
     place: str = ""  # e.g. "Wyandotte County, KS"
     notes: tuple[str, ...] = field(default=())
+    county_candidates: tuple[str, ...] = ()
 
 
 class Snapshot:
@@ -185,6 +200,7 @@ class Snapshot:
         """
         total = shape.area
         by_center: dict[str, float] = {}
+        county_of: dict[str, str | None] = {}
         rest = shape
         best_overlay, best_overlay_share = -1, 0.0
         for i, overlay in enumerate(self.overlays):
@@ -192,19 +208,21 @@ class Snapshot:
                 continue
             share = rest.intersection(overlay.geometry).area / total
             by_center[overlay.center_id] = by_center.get(overlay.center_id, 0.0) + share
+            county_of.setdefault(overlay.center_id, None)
             if share > best_overlay_share:
                 best_overlay, best_overlay_share = i, share
             rest = rest.difference(overlay.geometry)
         shares, _outside = area_shares(rest, self.index.geometries, self.index.tree)
         rest_fraction = rest.area / total if total else 0.0
         best_county = NO_COUNTY
-        for s in shares:
+        for s in shares:  # largest share first, so a center's county is its largest one
             center = self.county_center[s.index] or self.tables.national_backup
             by_center[center] = by_center.get(center, 0.0) + s.share * rest_fraction
+            county_of.setdefault(center, self.layer.counties[s.index].fips)
         if shares:
             best_county = shares[0].index
         ranked = sorted(by_center.items(), key=lambda item: (-item[1], item[0]))
-        candidates = [Candidate(c, share) for c, share in ranked if share > 0]
+        candidates = [Candidate(c, share, county_of[c]) for c, share in ranked if share > 0]
         if best_overlay >= 0 and shares and best_overlay_share < shares[0].share * rest_fraction:
             best_overlay = -1
         return candidates, best_county, best_overlay
@@ -316,9 +334,21 @@ def _place_geo(snap: Snapshot, geo: Point | Shape) -> Placement | None:
 
 def _place_point(snap: Snapshot, lon: float, lat: float, how: str) -> Placement | None:
     county_index, overlay_index, center = snap.center_at(lon, lat)
+    near = [county_index] if county_index != NO_COUNTY else []
+    if snap.index.cell_is_inside(lon, lat) is None and snap.index.tolerance_m > 0:
+        disk = circle(lat, lon, snap.index.tolerance_m, _TOLERANCE_SEGMENTS)
+        near = snap.index.near(disk, county_index)
     if county_index == NO_COUNTY and overlay_index < 0:
-        return None
-    return _placement_for(snap, "point", county_index, overlay_index, center, how)
+        if not near:
+            return None
+        # Outside every polygon, but no further than the map's own tolerance from a county
+        # (a shoreline, a river drawn a little off): the caller is most likely in it.
+        county_index, center = near[0], snap.county_center[near[0]]
+        how += (
+            f", just outside the county map's lines (within its {snap.index.tolerance_m:.0f} m"
+            " tolerance): placed in the county covering most of that distance"
+        )
+    return _placement_for(snap, "point", county_index, overlay_index, center, how, near=near)
 
 
 def _placement_for(
@@ -330,6 +360,7 @@ def _placement_for(
     how: str,
     candidates: tuple[Candidate, ...] = (),
     ambiguous: bool = False,
+    near: list[int] | None = None,
 ) -> Placement:
     county = snap.layer.counties[county_index] if county_index != NO_COUNTY else None
     overlay = snap.overlays[overlay_index] if overlay_index >= 0 else None
@@ -340,16 +371,52 @@ def _placement_for(
     if center is None:
         notes = (f"no center in the tables serves {place}",)
         center = snap.tables.national_backup
+    near = near if near is not None else ([county_index] if county else [])
+    fips = county.fips if county and overlay is None else None
+    listed = candidates or (Candidate(center, 1.0, fips),)
+    extra = _tolerance_candidates(snap, near, listed)
+    if len(near) > 1:
+        how += f", {_near_line(snap, near)}"
     return Placement(
         method=method,
         center_id=center,
         county=county,
         overlay_id=overlay.id if overlay else None,
-        candidates=candidates or (Candidate(center, 1.0),),
-        ambiguous=ambiguous,
+        candidates=listed + extra,
+        ambiguous=ambiguous or len({_county_center(snap, i) for i in near}) > 1,
         how=how,
         place=place,
         notes=notes,
+        county_candidates=tuple(snap.layer.counties[i].fips for i in near),
+    )
+
+
+def _county_center(snap: Snapshot, county_index: int) -> str:
+    return snap.county_center[county_index] or snap.tables.national_backup
+
+
+def _tolerance_candidates(
+    snap: Snapshot, near: list[int], listed: tuple[Candidate, ...]
+) -> tuple[Candidate, ...]:
+    """Centers of counties within the layer's tolerance only: listed with no share."""
+    seen = {c.center_id for c in listed}
+    extra: list[Candidate] = []
+    for i in near:
+        center = _county_center(snap, i)
+        if center not in seen:
+            seen.add(center)
+            extra.append(Candidate(center, 0.0, snap.layer.counties[i].fips))
+    return tuple(extra)
+
+
+def _near_line(snap: Snapshot, near: list[int]) -> str:
+    """'near the Wyandotte County, KS / Clay County, MO line (...)'."""
+    labels = " / ".join(snap.layer.counties[i].label for i in near[:4])
+    more = f" and {len(near) - 4} more" if len(near) > 4 else ""
+    lines = "line" if len(near) == 2 else "lines"
+    return (
+        f"near the {labels}{more} {lines} "
+        f"(the county map is good to about {snap.index.tolerance_m:.0f} m)"
     )
 
 
@@ -362,7 +429,8 @@ def _place_circle(snap: Snapshot, point: Point) -> Placement | None:
     shape = circle(point.lat, point.lon, radius)
     if cell is not None and _within_box(shape.bounds, cell) and not _near_overlay(snap, shape):
         return _place_point(snap, point.lon, point.lat, how)
-    placed = _place_shape(snap, shape, how)
+    grown = circle(point.lat, point.lon, radius + snap.index.tolerance_m, _TOLERANCE_SEGMENTS)
+    placed = _place_shape(snap, shape, how, grown)
     if placed is not None and not placed.ambiguous:
         # The circle is within one center's area: the point itself decided.
         return replace(placed, method="point")
@@ -384,10 +452,16 @@ def _near_overlay(snap: Snapshot, shape: BaseGeometry) -> bool:
     )
 
 
-def _place_shape(snap: Snapshot, shape: BaseGeometry, how: str) -> Placement | None:
+def _place_shape(
+    snap: Snapshot, shape: BaseGeometry, how: str, grown: BaseGeometry | None = None
+) -> Placement | None:
+    """Greatest overlap wins; `grown` (default: the shape grown by the layer's tolerance)
+    says which other counties the caller could be in."""
     candidates, county_index, overlay_index = snap.shape_shares(shape)
     if not candidates:
         return None
+    area = grown if grown is not None else grow(shape, snap.index.tolerance_m)
+    near = snap.index.near(area, county_index)
     ambiguous = len(candidates) > 1 and candidates[1].share >= AMBIGUITY_THRESHOLD
     if ambiguous:
         names = ", ".join(
@@ -403,6 +477,7 @@ def _place_shape(snap: Snapshot, shape: BaseGeometry, how: str) -> Placement | N
         how,
         tuple(candidates),
         ambiguous,
+        near,
     )
 
 
@@ -452,9 +527,11 @@ def _place_psap(snap: Snapshot, psap_id: str) -> Placement:
         method="psap_area",
         center_id=center,
         county=county,
-        candidates=(Candidate(center, 1.0),),
+        candidates=(Candidate(center, 1.0, county.fips if county else None),),
         how=how,
         place=county.label if county else f"{psap.name}'s area",
+        # Only the PSAP is known: the caller may be anywhere it serves.
+        county_candidates=tuple(psap.service_area),
     )
 
 
@@ -492,6 +569,7 @@ def _decide(
         notes=tuple(notes),
         explanation=_explain(tables, placement, center, notes, area),
         tables_version=tables.version,
+        county_candidates=placement.county_candidates,
     )
 
 

@@ -6,10 +6,14 @@ per-call overhead, so points are answered from a two-level grid built once per p
 * a coarse grid of 0.25° cells, each either empty, inside one county, or split into
 * a fine block of 5 × 5 cells of 0.05°, each empty, inside one county, or on a boundary.
 
-A cell counts as "inside" only when its box (grown by `_EPS`) touches exactly one county and
-no county boundary, so every point of the cell lies strictly inside that county. Only points
-in boundary cells pay for exact point-in-polygon tests, against the few counties whose
-polygons touch the cell.
+A cell counts as "inside" only when its box, grown by the layer's positional tolerance (and
+`_EPS`), touches exactly one county and no county boundary: every point of the cell then
+lies inside that county and at least the tolerance away from any other, so a caller there
+has one candidate county. Only points in boundary cells pay for exact point-in-polygon
+tests, against the few counties whose polygons come within the tolerance of the cell.
+
+The shipped layer carries this grid prebuilt (routing/compact.py); other layers build it
+when loaded.
 
 A point on a shared edge or vertex is covered by several counties; the rule everywhere
 (index, brute force, batch) is the lowest FIPS code, so the answer is deterministic.
@@ -20,13 +24,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from routing.compact import Grid
 from routing.counties import CountyLayer
+from routing.shapes import METRES_PER_DEGREE_LAT
 
 COARSE = 0.25  # degrees
 SPLIT = 5  # fine cells per coarse cell, each way
@@ -52,41 +59,32 @@ class Share:
     share: float
 
 
-class CountyIndex:
-    """Answers "which county covers this point" over one county layer.
+class _GridBuilder:
+    """Classifies grid cells against a layer's polygons: the one-off work behind a `Grid`."""
 
-    Build it once per layer (about a second for every US county) and share it: it is
-    read-only after construction and safe to use from many threads.
-    """
+    def __init__(self, geometries: npt.NDArray[np.object_], tolerance_m: float) -> None:
+        self.geometries = geometries
+        self.tolerance_m = tolerance_m
 
-    def __init__(self, layer: CountyLayer) -> None:
-        self.layer = layer
-        self.geometries: npt.NDArray[np.object_] = np.array(layer.geometries, dtype=object)
-        shapely.prepare(self.geometries)
-        self.tree = shapely.STRtree(self.geometries)
-        self._build_grid()
-
-    # -- construction -------------------------------------------------------------------
-
-    def _build_grid(self) -> None:
+    def build(self) -> Grid:
         minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
         # Counties that cross the antimeridian (the Aleutians) would stretch the grid around
         # the world; points beyond it fall back to the R-tree, which is still exact.
         minx = max(minx, -180.0)
         maxx = min(maxx, -60.0) if minx < -60.0 else maxx
-        self.x0 = math.floor(minx / COARSE) * COARSE
-        self.y0 = math.floor(miny / COARSE) * COARSE
-        self.nx = math.ceil((maxx - self.x0) / COARSE)
-        self.ny = math.ceil((maxy - self.y0) / COARSE)
-        ix, iy = np.divmod(np.arange(self.nx * self.ny), self.ny)
-        codes, undecided, _ = self._classify(self.x0 + ix * COARSE, self.y0 + iy * COARSE, COARSE)
+        x0 = math.floor(minx / COARSE) * COARSE
+        y0 = math.floor(miny / COARSE) * COARSE
+        nx = math.ceil((maxx - x0) / COARSE)
+        ny = math.ceil((maxy - y0) / COARSE)
+        ix, iy = np.divmod(np.arange(nx * ny), ny)
+        codes, undecided, _ = self._classify(x0 + ix * COARSE, y0 + iy * COARSE, COARSE)
 
         # Split every undecided coarse cell into a block of fine cells.
         blocks = np.flatnonzero(undecided)
         codes[blocks] = _SPLIT_BASE - np.arange(len(blocks))
         sub = np.arange(SPLIT * SPLIT)
-        fx = (self.x0 + ix[blocks] * COARSE)[:, None] + (sub // SPLIT)[None, :] * FINE
-        fy = (self.y0 + iy[blocks] * COARSE)[:, None] + (sub % SPLIT)[None, :] * FINE
+        fx = (x0 + ix[blocks] * COARSE)[:, None] + (sub // SPLIT)[None, :] * FINE
+        fy = (y0 + iy[blocks] * COARSE)[:, None] + (sub % SPLIT)[None, :] * FINE
         fine, fine_undecided, (cell, county) = self._classify(fx.ravel(), fy.ravel(), FINE)
 
         # Boundary cells keep the candidate counties whose polygons touch them, FIPS order.
@@ -95,25 +93,17 @@ class CountyIndex:
         keep = fine_undecided[cell]
         cell, county = cell[keep], county[keep]
         starts = np.searchsorted(cell, boundary)
-        ends = np.searchsorted(cell, boundary, side="right")
-        counties = county.tolist()
-        self._candidates: list[tuple[int, ...]] = [
-            tuple(counties[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
-        ]
-        # Plain lists index faster than numpy arrays from Python on the single-point path.
-        self._coarse_codes: IntArray = codes
-        self._fine_codes: IntArray = fine
-        self._coarse = codes.tolist()
-        self._fine = fine.tolist()
+        offsets = np.append(starts, len(cell)).astype(np.int64)
+        return Grid(x0, y0, nx, ny, codes, fine, offsets, county, self.tolerance_m)
 
     def _classify(
         self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], size: float
     ) -> tuple[IntArray, npt.NDArray[np.bool_], tuple[IntArray, IntArray]]:
-        """Code each cell as empty, inside one county, or undecided (touches a boundary).
+        """Code each cell as empty, inside one county, or undecided (near a boundary).
 
         Returns:
-            The codes, which cells are undecided, and every (cell, county) pair whose box and
-            polygon intersect, sorted by cell then county.
+            The codes, which cells are undecided, and every (cell, county) pair whose grown
+            box and polygon intersect, sorted by cell then county.
         """
         # In chunks: hundreds of thousands of box geometries at once would double the
         # process's peak memory for no gain in speed.
@@ -134,7 +124,7 @@ class CountyIndex:
     def _classify_chunk(
         self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], size: float
     ) -> tuple[IntArray, npt.NDArray[np.bool_], tuple[IntArray, IntArray]]:
-        boxes = shapely.STRtree(_boxes(x, y, size))
+        boxes = shapely.STRtree(_boxes(x, y, size, self.tolerance_m))
         # Query the tree of boxes with the polygons (not the other way round), so that shapely
         # prepares each complex polygon once instead of each trivial box.
         county, cell = boxes.query(self.geometries, predicate="intersects")
@@ -152,6 +142,42 @@ class CountyIndex:
         codes = np.full(len(x), _EMPTY, dtype=np.int64)
         codes[cell[single]] = county[single]
         return codes, (hits > 0) & ~inside, (cell, county)
+
+
+def build_grid(geometries: npt.NDArray[np.object_], tolerance_m: float = 0.0) -> Grid:
+    """Build the grid index over county polygons (about a second for every US county).
+
+    A cell counts as inside one county only when its box, grown by `tolerance_m`, is: so a
+    point in such a cell is at least the layer's tolerance away from every other county.
+    """
+    shapely.prepare(geometries)
+    return _GridBuilder(geometries, tolerance_m).build()
+
+
+class CountyIndex:
+    """Answers "which county covers this point" over one county layer.
+
+    Uses the layer's prebuilt grid when it has one (the shipped layer does), otherwise builds
+    one (about a second). Read-only after construction and safe to use from many threads.
+    """
+
+    def __init__(self, layer: CountyLayer) -> None:
+        self.layer = layer
+        self.tolerance_m = layer.tolerance_m
+        self.geometries: npt.NDArray[np.object_] = np.array(layer.geometries, dtype=object)
+        shapely.prepare(self.geometries)
+        self.tree = shapely.STRtree(self.geometries)
+        grid = layer.grid or build_grid(self.geometries, layer.tolerance_m)
+        self.x0, self.y0, self.nx, self.ny = grid.x0, grid.y0, grid.nx, grid.ny
+        offsets, counties = grid.offsets.tolist(), grid.counties.tolist()
+        self._candidates: list[tuple[int, ...]] = [
+            tuple(counties[a:b]) for a, b in pairwise(offsets)
+        ]
+        # Plain lists index faster than numpy arrays from Python on the single-point path.
+        self._coarse_codes: IntArray = grid.coarse
+        self._fine_codes: IntArray = grid.fine
+        self._coarse = grid.coarse.tolist()
+        self._fine = grid.fine.tolist()
 
     # -- queries ------------------------------------------------------------------------
 
@@ -234,6 +260,19 @@ class CountyIndex:
         hits = np.flatnonzero(shapely.intersects_xy(self.geometries, lon, lat))
         return int(hits[0]) if len(hits) else NO_COUNTY
 
+    def near(self, area: BaseGeometry, first: int = NO_COUNTY) -> list[int]:
+        """Counties an area touches: `first` (where the caller was placed), then by share.
+
+        The area is the caller's location grown by the layer's tolerance, so these are the
+        counties the caller could really be in, given how far the layer's lines may be off.
+        """
+        hits = self.tree.query(area, predicate="intersects")
+        if len(hits) == 0 or (len(hits) == 1 and int(hits[0]) == first):
+            return [first] if first != NO_COUNTY else []
+        shares, _ = area_shares(area, self.geometries, self.tree)
+        rest = [s.index for s in shares if s.index != first]
+        return [first, *rest] if first != NO_COUNTY else rest
+
     def overlaps(self, shape: BaseGeometry) -> tuple[list[Share], float]:
         """Each county's share of a shape's area, largest first (ties: lowest FIPS).
 
@@ -260,9 +299,14 @@ def area_shares(
 
 
 def _boxes(
-    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], size: float
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], size: float, tolerance_m: float
 ) -> npt.NDArray[np.object_]:
+    """Cell boxes grown by the tolerance (in degrees at the cell's poleward edge) and `_EPS`."""
+    grow_y = tolerance_m / METRES_PER_DEGREE_LAT + _EPS
+    poleward = np.maximum(np.abs(y), np.abs(y + size))
+    grow_x = tolerance_m / (METRES_PER_DEGREE_LAT * np.maximum(np.cos(np.radians(poleward)), 1e-6))
+    grow_x = grow_x + _EPS
     boxes: npt.NDArray[np.object_] = shapely.box(
-        x - _EPS, y - _EPS, x + size + _EPS, y + size + _EPS
+        x - grow_x, y - grow_y, x + size + grow_x, y + size + grow_y
     )
     return boxes

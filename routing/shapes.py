@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import numpy.typing as npt
+import shapely
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 
 EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
 METRES_PER_DEGREE_LAT = math.pi * EARTH_RADIUS_M / 180.0
@@ -42,17 +46,36 @@ def ellipse(
     """
     theta = math.radians(orientation_deg)
     kx = metres_per_degree_lon(lat)
-    points = []
-    for i in range(segments):
-        t = 2.0 * math.pi * i / segments
-        # Axis-aligned ellipse with its major axis pointing north, then rotated clockwise.
-        north, east = semi_major_m * math.cos(t), semi_minor_m * math.sin(t)
-        rn = north * math.cos(theta) - east * math.sin(theta)
-        re = north * math.sin(theta) + east * math.cos(theta)
-        points.append((lon + re / kx, lat + rn / METRES_PER_DEGREE_LAT))
-    return Polygon(points)
+    t = np.linspace(0.0, 2.0 * math.pi, segments, endpoint=False)
+    # Axis-aligned ellipse with its major axis pointing north, then rotated clockwise.
+    north, east = semi_major_m * np.cos(t), semi_minor_m * np.sin(t)
+    rn = north * math.cos(theta) - east * math.sin(theta)
+    re = north * math.sin(theta) + east * math.cos(theta)
+    return Polygon(np.column_stack((lon + re / kx, lat + rn / METRES_PER_DEGREE_LAT)))
 
 
 def circle(lat: float, lon: float, radius_m: float, segments: int = DEFAULT_SEGMENTS) -> Polygon:
     """Polygon approximating a circle of `radius_m` metres around (lat, lon)."""
     return ellipse(lat, lon, radius_m, radius_m, 0.0, segments)
+
+
+def grow(geometry: BaseGeometry, metres: float) -> BaseGeometry:
+    """The area within `metres` of a shape (a buffer drawn in metres, not in degrees)."""
+    if metres <= 0:
+        return geometry
+    lon0, lat0 = geometry.centroid.x, geometry.centroid.y
+    kx = metres_per_degree_lon(lat0)
+
+    origin = np.array([lon0, lat0])
+    scale = np.array([kx, METRES_PER_DEGREE_LAT])
+
+    def to_metres(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = (xy - origin) * scale
+        return out
+
+    def to_degrees(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = xy / scale + origin
+        return out
+
+    local = shapely.transform(geometry, to_metres)
+    return shapely.transform(shapely.buffer(local, metres, quad_segs=8), to_degrees)

