@@ -22,18 +22,19 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import api, escalation, reports_api, voice, web
-from gateway.afterwards import AfterResponse
-from gateway.context import EXTENSION, Gateway
-from gateway.events import EventSink
-from gateway.queueing import RQSink, event_queue, redis_connection
-from gateway.records import RQRecorder, TransferRecorder
+from gateway.adapters.live_state import TransferStore
+from gateway.adapters.queueing import RQSink, event_queue, redis_connection
+from gateway.adapters.records import RQRecorder, TransferRecorder
+from gateway.adapters.store.privacy import Cipher
+from gateway.adapters.twiml import Links
+from gateway.domain.events import EventSink
+from gateway.services import escalation
+from gateway.services.transfers import TransferService, utc_now
 from gateway.settings import FlowConfig, Settings, SettingsError
-from gateway.state import TransferStore
-from gateway.store.privacy import Cipher
 from gateway.telephony import build_client
-from gateway.transfers import TransferService, utc_now
-from gateway.twiml import Links
+from gateway.web import api, pages, reports_api, voice
+from gateway.web.afterwards import AfterResponse
+from gateway.web.context import EXTENSION, Gateway
 from routing.engine import Router
 
 if TYPE_CHECKING:
@@ -63,12 +64,12 @@ def create_app(
         router: the routing core; loaded from settings.tables_dir when None.
         twilio_client: the Twilio REST client; built by gateway.telephony when None.
         event_sink: where transfer events go; the RQ queue the outcome-store worker
-            drains (gateway.queueing.RQSink) when None.
+            drains (gateway.adapters.queueing.RQSink) when None.
         redis: the live-state Redis; from settings.redis_url when None.
         flow: call-flow settings (gateway number, API keys); settings.flow when None.
         clock: the current time (tests pass the simulator's virtual clock).
         recorder: where each transfer's protected record goes; queued for the store's
-            worker (gateway.records.RQRecorder) when None.
+            worker (gateway.adapters.records.RQRecorder) when None.
         watchdog: schedules escalation watchdog jobs; on the "escalations" RQ queue of the
             live-state Redis when None.
 
@@ -108,7 +109,7 @@ def create_app(
     # Reports, the CSV export and /metrics read the outcome store (analyst key required).
     reports_api.init_app(app, settings)
     app.register_blueprint(reports_api.bp)
-    app.register_blueprint(web.bp)
+    app.register_blueprint(pages.bp)
     return app
 
 

@@ -1,10 +1,11 @@
 """RQ jobs that write to the durable store. The worker imports them by name.
 
-`drain_events` writes the events `gateway.queueing.RQSink` batched in Redis; `record_transfer`
-writes one transfer record; `record_event` writes one event (jobs enqueued one per event by
-earlier versions, still drained after an upgrade). Each job enters the store itself (the
-engine comes from DATABASE_URL and is kept per process) and lets every exception propagate:
-a database outage fails the job and RQ retries it with back-off (see `gateway.queueing`).
+`drain_events` writes the events `gateway.adapters.queueing.RQSink` batched in Redis;
+`record_transfer` writes one transfer record; `record_event` writes one event (jobs enqueued
+one per event by earlier versions, still drained after an upgrade). Each job enters the store
+itself (the engine comes from DATABASE_URL and is kept per process) and lets every exception
+propagate: a database outage fails the job and RQ retries it with back-off (see
+`gateway.adapters.queueing`).
 
 The one exception is a malformed payload (`EventDataError`): retrying cannot fix it, so the
 job logs why (redacted) and drops it ("rejected"). It is not raised on purpose: a failed job
@@ -23,8 +24,7 @@ from rq import Queue, get_current_job
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway.events import Event, EventDataError
-from gateway.queueing import (
+from gateway.adapters.queueing import (
     DRAIN_MARKER_TTL_S,
     batch_key,
     drain_marker_key,
@@ -32,16 +32,17 @@ from gateway.queueing import (
     event_queue,
     pending_key,
 )
-from gateway.settings import Settings
-from gateway.store.db import create_store_engine
-from gateway.store.privacy import Cipher, TransferRecord, redact
-from gateway.store.repository import (
+from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.privacy import Cipher, TransferRecord, redact
+from gateway.adapters.store.repository import (
     purge_personal_fields,
     save_event,
     save_events,
     save_transfer,
 )
-from gateway.store.schema import migrate
+from gateway.adapters.store.schema import migrate
+from gateway.domain.events import Event, EventDataError
+from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from functools import wraps
 from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from gateway import twiml
-from gateway.context import gateway
-from gateway.escalation import STILL_CALLING, UNREACHED, escalations
-from gateway.security import twilio_signed
-from gateway.transfers import FINAL_CALL_STATUSES
+from gateway.adapters import twiml
+from gateway.services.escalation import STILL_CALLING, UNREACHED, escalations
+from gateway.services.transfers import FINAL_CALL_STATUSES
+from gateway.web.context import gateway
+from gateway.web.security import twilio_signed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")

@@ -41,9 +41,9 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from gateway.events import Event
+from gateway.adapters.store.privacy import TransferRecord
+from gateway.domain.events import Event
 from gateway.settings import Settings
-from gateway.store.privacy import TransferRecord
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def enqueue_transfer(
 
     Args:
         queue: from `event_queue`.
-        record: from `gateway.store.privacy.protect_transfer`.
+        record: from `gateway.adapters.store.privacy.protect_transfer`.
         retention_days: RETENTION_DAYS; a failed job is not kept longer than this.
         retry: the retry policy; `default_retry()` when None.
     """

@@ -136,7 +136,7 @@ class Transfer:
         callback_number: the caller's number as the PSAP gave it ("" if not given); read
             only by the escalation whisper. Kept out of repr so it never reaches a log.
         location_sealed: where the caller is, as the escalation whisper says it
-            (`gateway.intake.spoken_location`), encrypted under ENCRYPTION_KEY; "" without
+            (`gateway.services.intake.spoken_location`), encrypted under ENCRYPTION_KEY; "" without
             a key. Read only by the escalation whisper; never in clear in Redis.
         escalation: the latest bounce-back to 911, if the counselor asked for one.
         counselor_away_since: when the accepting counselor went into the * menu, out of

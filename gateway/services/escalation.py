@@ -13,7 +13,7 @@ whisper: the 988 center's name, where the caller is, and their callback number.
 Who moves the escalation on:
 
 1. The request itself chooses the first number, and the web process dials it as soon as
-   the webhook or API call has answered (gateway/afterwards.py): no queue.
+   the webhook or API call has answered (gateway/web/afterwards.py): no queue.
 2. Each leg's status callback (busy, no-answer, failed, canceled) and its whisper
    (machine, no key) dial the next number.
 3. A watchdog job on the "escalations" RQ queue (`watch`) checks some seconds later whether
@@ -21,7 +21,7 @@ Who moves the escalation on:
    leg's status and moves on; then it checks again, until the escalation is settled.
 
 With no worker alive, 1 and 2 still carry the whole escalation. The job takes only the
-transfer id: the callback number stays in the live state (gateway/state.py). Events name
+transfer id: the callback number stays in the live state (adapters/live_state.py). Events name
 numbers by their index in [escalation, *alternates], never by the number.
 """
 
@@ -42,9 +42,8 @@ from rq.serializers import JSONSerializer
 from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import VoiceResponse
 
-from gateway import twiml
-from gateway.events import EventKind
-from gateway.state import (
+from gateway.adapters import twiml
+from gateway.adapters.live_state import (
     ATTEMPT_OPEN,
     CONNECTED,
     DIALING,
@@ -61,7 +60,8 @@ from gateway.state import (
     Transfer,
     still_open,
 )
-from gateway.transfers import (
+from gateway.domain.events import EventKind
+from gateway.services.transfers import (
     FINAL_CALL_STATUSES,
     LEG_EVENTS,
     Notes,
@@ -303,7 +303,7 @@ class Escalations:
     # -- ringing the PSAP ----------------------------------------------------------------
 
     def _dial_from(self, transfer_id: str, index: int) -> None:
-        """Choose attempt `index`'s number now and ring it afterwards (gateway.afterwards)."""
+        """Choose attempt `index`'s number now and ring it afterwards (gateway.web.afterwards)."""
         done = self.service.change(transfer_id, partial(self._plan, index=index))
         if done is not None and done[1] is not None:
             self._follow(done[0], done[1])

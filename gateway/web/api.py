@@ -17,11 +17,17 @@ import redis
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from gateway.context import gateway
-from gateway.escalation import escalations
-from gateway.intake import InputError, Refusal, parse_request, parse_route_query, psap_profile
-from gateway.security import center_key_required, psap_key_required
-from gateway.transfers import escalation_view, transfer_view
+from gateway.services.escalation import escalations
+from gateway.services.intake import (
+    InputError,
+    Refusal,
+    parse_request,
+    parse_route_query,
+    psap_profile,
+)
+from gateway.services.transfers import escalation_view, transfer_view
+from gateway.web.context import gateway
+from gateway.web.security import center_key_required, psap_key_required
 
 P = ParamSpec("P")
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from flask import current_app
 from twilio.request_validator import RequestValidator
 
+from gateway.services.transfers import TransferService
 from gateway.settings import FlowConfig
-from gateway.transfers import TransferService
 
 EXTENSION = "gateway988"
 

@@ -26,23 +26,8 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from gateway import twiml
-from gateway.afterwards import Work, run_now
-from gateway.events import Event, EventKind, EventSink, Scalar
-from gateway.intake import (
-    InputError,
-    Refusal,
-    TransferRequest,
-    agreement_refusal,
-    keyed_callback,
-    partnership_refusal,
-    spoken_location,
-    triage_refusal,
-    unknown_zip,
-)
-from gateway.records import RegisteredTransfer, TransferRecorder
-from gateway.settings import FlowConfig
-from gateway.state import (
+from gateway.adapters import twiml
+from gateway.adapters.live_state import (
     ABANDONED,
     ACTIVE,
     ATTEMPT_OPEN,
@@ -60,7 +45,22 @@ from gateway.state import (
     new_transfer_id,
     still_open,
 )
-from gateway.store.privacy import Cipher
+from gateway.adapters.records import RegisteredTransfer, TransferRecorder
+from gateway.adapters.store.privacy import Cipher
+from gateway.domain.events import Event, EventKind, EventSink, Scalar
+from gateway.services.intake import (
+    InputError,
+    Refusal,
+    TransferRequest,
+    agreement_refusal,
+    keyed_callback,
+    partnership_refusal,
+    spoken_location,
+    triage_refusal,
+    unknown_zip,
+)
+from gateway.settings import FlowConfig
+from gateway.web.afterwards import Work, run_now
 from routing.areacode import parse_e164
 from routing.engine import Decision, Router
 from routing.errors import RoutingError, UnknownZipError
@@ -143,7 +143,7 @@ class TransferService:
         cipher: seals the caller's location in the live state (ENCRYPTION_KEY); without
             one the location is not kept, and the escalation whisper names the county.
         after: schedules the REST requests a webhook decides on; the web app sends them
-            after its response (gateway.afterwards), elsewhere they run at once.
+            after its response (gateway.web.afterwards), elsewhere they run at once.
     """
 
     def __init__(
@@ -164,7 +164,7 @@ class TransferService:
         self.flow, self.links, self.deadline_s, self.clock = flow, links, deadline_s, clock
         self.recorder, self.after, self.cipher = recorder, after, cipher
         # Schedules the watchdog job for a transfer, `seconds` from now (the app wires in
-        # gateway.escalation's Watchdog; it checks the centers' phase and the bounce-back).
+        # gateway.services.escalation's Watchdog; it checks the centers' phase and the bounce-back).
         self.watch: Callable[[str, float], None] = lambda transfer_id, seconds: None
 
     # -- helpers ---------------------------------------------------------------------
@@ -290,7 +290,7 @@ class TransferService:
         transfer.risk, transfer.call_type = request.risk.value, request.call_type
         transfer.language, transfer.veteran = request.language, request.veteran
         transfer.consent, transfer.summary = request.consent, request.summary
-        # Kept for the escalation whisper only (see gateway/state.py), never in an event.
+        # Kept for the escalation whisper only (see adapters/live_state.py), never in an event.
         transfer.callback_number = request.callback_number or ""
         transfer.location_sealed = self.seal(spoken_location(request.geo, request.civic))
         transfer.code = self.store.reserve_code(transfer_id, window)
@@ -468,7 +468,7 @@ class TransferService:
         except RoutingError:
             return twiml.menu(self.links, tries, "That ZIP code was not found.")
         transfer = _new_transfer(new_transfer_id(), origin, psap_id, decision, self.now())
-        # For the escalation whisper only, as for API transfers (see gateway/state.py).
+        # For the escalation whisper only, as for API transfers (see adapters/live_state.py).
         transfer.callback_number = callback
         transfer.location_sealed = self.seal(spoken_location(None, civic))
         self.emit(
