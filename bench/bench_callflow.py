@@ -405,7 +405,7 @@ def report(
         "handling time (its access log's %(D)s) leaves out the backlog and the client. "
         "The REST requests a webhook decides on (ringing the center or the PSAP, "
         "announcements, cancels) go out after its answer, from the worker's after-response "
-        "threads (gateway/afterwards.py), so neither figure includes them; no webhook "
+        "threads (gateway/web/afterwards.py), so neither figure includes them; no webhook "
         "makes a REST request while it answers. The ring delay runs from the start of the "
         "caller's "
         "inbound webhook to the simulator receiving the Calls.json request; the escalation "

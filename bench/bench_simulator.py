@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 from bench.results import write_section  # noqa: E402
 from carrier_sim.scenario import Scenario, load_scenario  # noqa: E402
 from carrier_sim.simulator import Simulator  # noqa: E402
+from gateway.adapters.records import MemoryRecorder  # noqa: E402
 from gateway.app import create_app, redis_client  # noqa: E402
-from gateway.events import MemorySink  # noqa: E402
-from gateway.records import MemoryRecorder  # noqa: E402
+from gateway.domain.events import MemorySink  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from routing.engine import Router  # noqa: E402
 from routing.tables import DEFAULT_TABLES_DIR  # noqa: E402

@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
-from gateway.events import Event, EventKind  # noqa: E402
-from gateway.queueing import BATCH_SIZE, RQSink, event_queue, pending_key  # noqa: E402
-from gateway.store.db import create_store_engine  # noqa: E402
-from gateway.store.models import TransferEvent  # noqa: E402
-from gateway.store.reports import Period, summary  # noqa: E402
-from gateway.store.repository import save_event, save_events  # noqa: E402
-from gateway.store.schema import migrate  # noqa: E402
+from gateway.adapters.queueing import BATCH_SIZE, RQSink, event_queue, pending_key  # noqa: E402
+from gateway.adapters.store.db import create_store_engine  # noqa: E402
+from gateway.adapters.store.models import TransferEvent  # noqa: E402
+from gateway.adapters.store.reports import Period, summary  # noqa: E402
+from gateway.adapters.store.repository import save_event, save_events  # noqa: E402
+from gateway.adapters.store.schema import migrate  # noqa: E402
+from gateway.domain.events import Event, EventKind  # noqa: E402
 
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_BASE = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]

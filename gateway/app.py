@@ -16,32 +16,29 @@ from typing import TYPE_CHECKING
 
 import redis as redis_lib
 from flask import Flask
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import api, escalation, reports_api, voice, web
-from gateway.afterwards import AfterResponse
-from gateway.context import EXTENSION, Gateway
-from gateway.events import EventSink
-from gateway.queueing import RQSink, event_queue, redis_connection
-from gateway.records import RQRecorder, TransferRecorder
+from gateway.adapters.connections import redis_client
+from gateway.adapters.live_state import TransferStore
+from gateway.adapters.queueing import RQSink, event_queue, redis_connection
+from gateway.adapters.records import RQRecorder, TransferRecorder
+from gateway.adapters.store.privacy import Cipher
+from gateway.adapters.twiml import Links
+from gateway.adapters.watchdog import Watchdog, escalation_queue
+from gateway.domain.events import EventSink
+from gateway.services.escalation import Escalations
+from gateway.services.transfers import TransferService, utc_now
 from gateway.settings import FlowConfig, Settings, SettingsError
-from gateway.state import TransferStore
-from gateway.store.privacy import Cipher
-from gateway.telephony import build_client
-from gateway.transfers import TransferService, utc_now
-from gateway.twiml import Links
+from gateway.telephony import Telephony, build_client
+from gateway.web import api, pages, reports_api, voice
+from gateway.web.afterwards import AfterResponse
+from gateway.web.context import EXTENSION, Gateway
 from routing.engine import Router
 
 if TYPE_CHECKING:
     from carrier_sim.simulator import Simulator
-
-# A webhook has 15 s in all; a Redis that does not answer in half a second is treated as
-# down, so the caller gets safe TwiML in time instead of Twilio's error message.
-REDIS_TIMEOUT_S = 0.5
 
 
 def create_app(
@@ -53,7 +50,7 @@ def create_app(
     redis: redis_lib.Redis | None = None,
     flow: FlowConfig | None = None,
     clock: Callable[[], datetime] | None = None,
-    watchdog: escalation.Watchdog | None = None,
+    watchdog: Watchdog | None = None,
     recorder: TransferRecorder | None = None,
 ) -> Flask:
     """Build the gateway's WSGI app.
@@ -63,12 +60,12 @@ def create_app(
         router: the routing core; loaded from settings.tables_dir when None.
         twilio_client: the Twilio REST client; built by gateway.telephony when None.
         event_sink: where transfer events go; the RQ queue the outcome-store worker
-            drains (gateway.queueing.RQSink) when None.
+            drains (gateway.adapters.queueing.RQSink) when None.
         redis: the live-state Redis; from settings.redis_url when None.
         flow: call-flow settings (gateway number, API keys); settings.flow when None.
         clock: the current time (tests pass the simulator's virtual clock).
         recorder: where each transfer's protected record goes; queued for the store's
-            worker (gateway.records.RQRecorder) when None.
+            worker (gateway.adapters.records.RQRecorder) when None.
         watchdog: schedules escalation watchdog jobs; on the "escalations" RQ queue of the
             live-state Redis when None.
 
@@ -81,7 +78,7 @@ def create_app(
     redis = redis or redis_client(settings.redis_url)
     service = TransferService(
         router=router or _router(settings),
-        twilio=twilio_client or _twilio(settings),
+        telephony=Telephony(twilio_client or _twilio(settings)),
         sink=event_sink or RQSink(event_queue(redis_connection(settings))),
         store=TransferStore(redis),
         flow=flow or settings.flow,
@@ -97,18 +94,20 @@ def create_app(
     app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1
     )
-    app.extensions[EXTENSION] = Gateway(
-        service, RequestValidator(settings.twilio_auth_token), service.flow
-    )
-    watchdog = watchdog or escalation.Watchdog(escalation.escalation_queue(redis))
+    watchdog = watchdog or Watchdog(escalation_queue(redis))
     service.watch = watchdog.schedule
-    app.extensions[escalation.EXTENSION] = escalation.Escalations(service, watchdog)
+    app.extensions[EXTENSION] = Gateway(
+        service,
+        RequestValidator(settings.twilio_auth_token),
+        service.flow,
+        Escalations(service, watchdog),
+    )
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)
     # Reports, the CSV export and /metrics read the outcome store (analyst key required).
     reports_api.init_app(app, settings)
     app.register_blueprint(reports_api.bp)
-    app.register_blueprint(web.bp)
+    app.register_blueprint(pages.bp)
     return app
 
 
@@ -125,20 +124,6 @@ def _twilio(settings: Settings) -> Client:
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         settings.twilio_api_base_url or None,
-    )
-
-
-def redis_client(url: str) -> redis_lib.Redis:
-    """The live-state Redis client: short timeouts and one quick retry.
-
-    redis-py's default retries with backoff of up to seconds; a webhook has 15 s in all,
-    so a Redis that is down must fail fast and let the caller's safe TwiML go out.
-    """
-    return redis_lib.Redis.from_url(
-        url,
-        socket_timeout=REDIS_TIMEOUT_S,
-        socket_connect_timeout=REDIS_TIMEOUT_S,
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
     )
 
 
@@ -165,5 +150,5 @@ def simulator_app(sim: Simulator) -> Flask:
         settings,
         twilio_client=sim.twilio_client(),
         clock=virtual_now,
-        watchdog=escalation.Watchdog(None),
+        watchdog=Watchdog(None),
     )

@@ -237,8 +237,8 @@ def show_outcome(stack: Stack, transfer_id: str) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from gateway.store.db import create_store_engine
-    from gateway.store.models import Transfer, TransferEvent
+    from gateway.adapters.store.db import create_store_engine
+    from gateway.adapters.store.models import Transfer, TransferEvent
 
     engine = create_store_engine(stack.database_url)
     deadline, row, kinds = time.monotonic() + 20, None, []

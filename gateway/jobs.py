@@ -1,10 +1,15 @@
-"""RQ jobs that write to the durable store. The worker imports them by name.
+"""Everything the RQ worker runs, and the one place it is bootstrapped. The worker imports
+the jobs by name.
 
-`drain_events` writes the events `gateway.queueing.RQSink` batched in Redis; `record_transfer`
-writes one transfer record; `record_event` writes one event (jobs enqueued one per event by
-earlier versions, still drained after an upgrade). Each job enters the store itself (the
-engine comes from DATABASE_URL and is kept per process) and lets every exception propagate:
-a database outage fails the job and RQ retries it with back-off (see `gateway.queueing`).
+`watch` (the "escalations" queue) moves a stuck transfer on, in the gateway app the worker
+builds once from the environment (`worker_app`). The other jobs write to the durable store.
+
+`drain_events` writes the events `gateway.adapters.queueing.RQSink` batched in Redis;
+`record_transfer` writes one transfer record; `record_event` writes one event (jobs enqueued
+one per event by earlier versions, still drained after an upgrade). Each job enters the store
+itself (the engine comes from DATABASE_URL and is kept per process) and lets every exception
+propagate: a database outage fails the job and RQ retries it with back-off (see
+`gateway.adapters.queueing`).
 
 The one exception is a malformed payload (`EventDataError`): retrying cannot fix it, so the
 job logs why (redacted) and drops it ("rejected"). It is not raised on purpose: a failed job
@@ -18,13 +23,13 @@ import logging
 import threading
 from typing import cast
 
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, get_current_job
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway.events import Event, EventDataError
-from gateway.queueing import (
+from gateway.adapters.queueing import (
     DRAIN_MARKER_TTL_S,
     batch_key,
     drain_marker_key,
@@ -32,16 +37,19 @@ from gateway.queueing import (
     event_queue,
     pending_key,
 )
-from gateway.settings import Settings
-from gateway.store.db import create_store_engine
-from gateway.store.privacy import Cipher, TransferRecord, redact
-from gateway.store.repository import (
+from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.privacy import Cipher, TransferRecord, redact
+from gateway.adapters.store.repository import (
     purge_personal_fields,
     save_event,
     save_events,
     save_transfer,
 )
-from gateway.store.schema import migrate
+from gateway.adapters.store.schema import migrate
+from gateway.app import create_app
+from gateway.domain.events import Event, EventDataError
+from gateway.settings import Settings
+from gateway.web.context import gateway
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +60,31 @@ REJECTED = "rejected"
 
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+_WORKER_APP: list[Flask] = []
+_WORKER_APP_LOCK = threading.Lock()
+
+
+def worker_app() -> Flask:
+    """The gateway app a worker process runs the watchdog in, built once from the
+    environment."""
+    with _WORKER_APP_LOCK:
+        if not _WORKER_APP:
+            _WORKER_APP.append(create_app())
+        return _WORKER_APP[0]
+
+
+def watch(transfer_id: str) -> str:
+    """RQ job: move a stuck transfer on (`Escalations.check`). Exceptions propagate, so RQ
+    retries the job.
+
+    It runs in the app context it is given (a test's), or in the worker's own app.
+
+    Returns:
+        What it found: "settled", "in-flight", "rolled-over" or "gone".
+    """
+    app = current_app if has_app_context() else worker_app()
+    with app.app_context():
+        return str(gateway().escalations.check(transfer_id))
 
 
 def store_engine(settings: Settings | None = None) -> Engine:

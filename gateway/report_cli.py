@@ -22,16 +22,23 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway.events import Event, EventDataError
+from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.reports import (
+    GROUPINGS,
+    Period,
+    export_rows,
+    summary,
+    volume,
+    write_csv,
+)
+from gateway.adapters.store.repository import purge_personal_fields, save_event
+from gateway.adapters.store.schema import migrate
+from gateway.domain.events import Event, EventDataError
 from gateway.settings import Settings, SettingsError
-from gateway.store.db import create_store_engine
-from gateway.store.reports import GROUPINGS, Period, export_rows, summary, volume, write_csv
-from gateway.store.repository import purge_personal_fields, save_event
-from gateway.store.schema import migrate
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-REPLAY_MARKER = "replay it: "  # what gateway.queueing.RQSink logs before the event
+REPLAY_MARKER = "replay it: "  # what gateway.adapters.queueing.RQSink logs before the event
 
 
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -174,7 +174,7 @@ class Settings:
     analyst_api_keys: tuple[str, ...] = field(default=(), repr=False)
     transfer_deadline_s: int = 90
     # Threads per web process for the REST requests a webhook sends after answering
-    # (gateway.afterwards); 0 sends them from the worker itself once it has answered.
+    # (gateway.web.afterwards); 0 sends them from the worker itself once it has answered.
     after_response_threads: int = 4
     flow: FlowConfig = field(default_factory=FlowConfig)
 

@@ -1,4 +1,9 @@
-"""The gateway's one seam to Twilio: every REST request goes through `build_client`.
+"""The telephony port: the gateway's one seam to Twilio's REST API.
+
+`Telephony` is the only code that calls Twilio REST (`ring`, `hang_up`, `redirect`,
+`announce`, `leg_status`). It turns every failure, Twilio's refusal or no answer at all,
+into `TelephonyError`, so the services never handle the library's exceptions. The client
+underneath comes from `build_client`.
 
 In production the client talks to https://api.twilio.com. With `api_base_url` set (the
 TWILIO_API_BASE_URL setting), every request for that host goes to the base URL instead,
@@ -8,6 +13,9 @@ twilio library accepts as a constructor argument; the library itself is never pa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -133,3 +141,97 @@ def build_client(
     _warm = (client.calls, client.conferences)
     del _warm
     return client
+
+
+class TelephonyError(Exception):
+    """Twilio refused a request or never answered it. The text names the request and the
+    error's class, never a phone number (Twilio's own messages may quote one)."""
+
+
+@dataclass(frozen=True)
+class Leg:
+    """A call to place: the number, the caller id shown, its webhooks and how long it rings.
+
+    Attributes:
+        to: the number to ring.
+        caller_id: the gateway's number, shown to the person answering.
+        answer_url: fetched when the leg answers (the whisper), with AnsweredBy.
+        status_url: the leg's status callback, sent only when the leg ends.
+        fallback_url: fetched when answer_url fails.
+        timeout_s: seconds of ringing before "no-answer".
+    """
+
+    to: str
+    caller_id: str
+    answer_url: str
+    status_url: str
+    fallback_url: str
+    timeout_s: int
+
+
+# A leg's status callback is asked for only when the leg ends ("completed" brings every final
+# status): the flow acts on nothing earlier, and each extra event is one more webhook per leg
+# under load. Answering is learned from the leg's own answer_url webhook (the whisper).
+LEG_EVENTS = ["completed"]
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (TwilioException, RequestException) as exc:
+        raise TelephonyError(f"{what}: {type(exc).__name__}") from exc
+
+
+class Telephony:
+    """The calls the gateway makes to Twilio, one method per request.
+
+    Args:
+        client: a twilio.rest.Client from `build_client` (or the simulator's).
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def ring(self, leg: Leg) -> str:
+        """Place a call with answering machine detection; its call SID."""
+        with _translated("ring"):
+            call = self.client.calls.create(
+                to=leg.to,
+                from_=leg.caller_id,
+                url=leg.answer_url,
+                method="POST",
+                fallback_url=leg.fallback_url,
+                status_callback=leg.status_url,
+                status_callback_event=LEG_EVENTS,
+                status_callback_method="POST",
+                timeout=leg.timeout_s,
+                machine_detection="Enable",
+            )
+            return str(call.sid)
+
+    def hang_up(self, call_sid: str, *, answered: bool) -> None:
+        """Cancel a ringing leg, or end an answered one.
+
+        Twilio cancels only a ringing call with "canceled"; an answered one needs
+        "completed".
+        """
+        with _translated("hang up"):
+            self.client.calls(call_sid).update(status="completed" if answered else "canceled")
+
+    def redirect(self, call_sid: str, url: str) -> None:
+        """Make a live leg fetch new TwiML from `url`."""
+        with _translated("redirect"):
+            self.client.calls(call_sid).update(url=url, method="POST")
+
+    def announce(self, conference_sid: str, call_sid: str, url: str) -> None:
+        """Play the document at `url` to one participant of a conference."""
+        with _translated("announce"):
+            self.client.conferences(conference_sid).participants(call_sid).update(
+                announce_url=url, announce_method="POST"
+            )
+
+    def leg_status(self, call_sid: str) -> str:
+        """The call's status as Twilio has it now ("ringing", "in-progress", "completed"...)."""
+        with _translated("leg status"):
+            return str(self.client.calls(call_sid).fetch().status)

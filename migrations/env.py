@@ -7,9 +7,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
+from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.models import Base
 from gateway.settings import Settings
-from gateway.store.db import create_store_engine
-from gateway.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -28,7 +28,7 @@ def _run(connection: Connection) -> None:
 
 
 def run_migrations_online() -> None:
-    """Use the connection handed over by gateway.store.schema.migrate, or DATABASE_URL."""
+    """Use the connection handed over by gateway.adapters.store.schema.migrate, or DATABASE_URL."""
     given = config.attributes.get("connection")
     if given is not None:
         _run(given)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from gateway.app import redis_client
+from gateway.adapters.connections import redis_client
 from gateway.settings import DEFAULT_TABLES_DIR
 from routing.engine import Router
 from tests.app.harness import Harness

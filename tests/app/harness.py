@@ -27,12 +27,12 @@ from werkzeug.test import TestResponse
 from carrier_sim.scenario import scenario_from_dict
 from carrier_sim.simulator import Simulator
 from carrier_sim.timeline import Timeline
+from gateway.adapters.live_state import Transfer, TransferStore
+from gateway.adapters.records import MemoryRecorder
+from gateway.adapters.watchdog import WATCHDOG_DELAY_S, Watchdog, escalation_queue
 from gateway.app import create_app
-from gateway.escalation import WATCHDOG_DELAY_S, Watchdog, escalation_queue
-from gateway.events import EventKind, MemorySink
-from gateway.records import MemoryRecorder
+from gateway.domain.events import EventKind, MemorySink
 from gateway.settings import FlowConfig, Settings
-from gateway.state import Transfer, TransferStore
 from gateway.telephony import build_client
 from routing.engine import Router
 
@@ -85,7 +85,7 @@ def line(number: str, name: str, **behaviour: Any) -> dict[str, Any]:
 
 class ClosingClient(FlaskClient):
     """Closes each response, as a WSGI server does once it has sent it: that is what runs
-    the work a view scheduled for after its response (gateway.afterwards)."""
+    the work a view scheduled for after its response (gateway.web.afterwards)."""
 
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
         kwargs.setdefault("buffered", True)

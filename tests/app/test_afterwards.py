@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from gateway.afterwards import AfterResponse
+from gateway.web.afterwards import AfterResponse
 from tests.app.harness import AUTH_TOKEN, GATEWAY_NUMBER, PUBLIC_URL, WYANDOTTE_LINE, Harness
 
 CALLER_SID = "CA" + "0" * 31 + "7"
@@ -54,7 +54,7 @@ def test_a_failing_piece_is_logged_and_the_rest_still_runs(
     done: list[str] = []
     client = app_that_schedules(done, fail_first=True).test_client()
 
-    with caplog.at_level(logging.ERROR, logger="gateway.afterwards"):
+    with caplog.at_level(logging.ERROR, logger="gateway.web.afterwards"):
         response = client.post("/hook", buffered=True)
 
     assert response.status_code == 200

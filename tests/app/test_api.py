@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.events import EventKind
-from gateway.state import PENDING
+from gateway.adapters.live_state import PENDING
+from gateway.domain.events import EventKind
 from tests.app.harness import (
     DOUGLAS_KEY,
     ELIGIBLE,

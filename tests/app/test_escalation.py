@@ -17,10 +17,16 @@ from rq.serializers import JSONSerializer
 
 from carrier_sim.timeline import Timeline
 from carrier_sim.webhooks import signature
-from gateway.escalation import GIVE_UP_S, MAX_ROUNDS, _give_up, _notice
-from gateway.events import EventKind
-from gateway.state import MENU_AWAY_S, STILL_CALLING_NOTICE, Escalation, EscalationAttempt, Transfer
-from gateway.twiml import spoken_number
+from gateway.adapters.live_state import (
+    MENU_AWAY_S,
+    STILL_CALLING_NOTICE,
+    Escalation,
+    EscalationAttempt,
+    Transfer,
+)
+from gateway.adapters.twiml import spoken_number
+from gateway.domain.events import EventKind
+from gateway.services.escalation import GIVE_UP_S, MAX_ROUNDS, _give_up, _notice
 from tests.app.harness import (
     AUTH_TOKEN,
     KC_KANSAS,

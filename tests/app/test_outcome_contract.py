@@ -7,8 +7,8 @@ gateway and derives their outcomes with the store's own code, so a renamed event
 
 from __future__ import annotations
 
-from gateway.events import Event
-from gateway.store.outcomes import Result, derive_outcome
+from gateway.adapters.store.outcomes import Result, derive_outcome
+from gateway.domain.events import Event
 from tests.app.harness import ACCEPTS, KC_KANSAS, KS_STATEWIDE, Harness, line
 
 

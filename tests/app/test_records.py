@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.store.privacy import Cipher, caller_hash
+from gateway.adapters.store.privacy import Cipher, caller_hash
 from tests.app.harness import CALLER_HASH_KEY, ELIGIBLE, ENCRYPTION_KEY, Harness
 
 

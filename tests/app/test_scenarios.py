@@ -11,7 +11,7 @@ import redis
 from carrier_sim.scenario import load_scenario
 from carrier_sim.simulator import Simulator
 from gateway.app import simulator_app
-from gateway.events import EventKind
+from gateway.domain.events import EventKind
 from tests.app.harness import AUTH_TOKEN, WYANDOTTE_KEY, Harness, assert_caller_never_dropped, said
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

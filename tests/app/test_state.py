@@ -7,7 +7,7 @@ import threading
 
 import redis
 
-from gateway.state import (
+from gateway.adapters.live_state import (
     Attempt,
     Escalation,
     EscalationAttempt,

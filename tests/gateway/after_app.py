@@ -7,7 +7,7 @@ import time
 
 from flask import Flask
 
-from gateway.afterwards import AfterResponse
+from gateway.web.afterwards import AfterResponse
 
 app = Flask(__name__)
 after = AfterResponse(threads=1)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.events import Event, EventDataError, EventKind, MemorySink
+from gateway.domain.events import Event, EventDataError, EventKind, MemorySink
 
 AT = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shapely.geometry import Point as ShapelyPoint
 
-from gateway.intake import spoken_location
+from gateway.services.intake import spoken_location
 from routing.location import Civic, Point, Shape
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import Engine, make_url, text
 
-from gateway.store.db import create_store_engine
-from gateway.store.schema import migrate
+from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.schema import migrate
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.events import Event, EventKind, Scalar
+from gateway.domain.events import Event, EventKind, Scalar
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday
 

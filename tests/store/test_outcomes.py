@@ -8,8 +8,8 @@ import pytest
 from hypothesis import find, given
 from hypothesis import strategies as st
 
-from gateway.events import Event, EventKind, Scalar
-from gateway.store.outcomes import Outcome, Result, derive_outcome
+from gateway.adapters.store.outcomes import Outcome, Result, derive_outcome
+from gateway.domain.events import Event, EventKind, Scalar
 from tests.store import factories as f
 
 

@@ -7,9 +7,7 @@ import json
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway.events import EventDataError
-from gateway.settings import Settings
-from gateway.store.privacy import (
+from gateway.adapters.store.privacy import (
     Cipher,
     TransferRecord,
     caller_hash,
@@ -18,6 +16,8 @@ from gateway.store.privacy import (
     protect_transfer,
     redact,
 )
+from gateway.domain.events import EventDataError
+from gateway.settings import Settings
 from tests.store.factories import T0
 
 KEY = Fernet.generate_key().decode()

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from gateway.queueing import RQSink, event_queue, redis_connection
+from gateway.adapters.queueing import RQSink, event_queue, redis_connection
+from gateway.adapters.store.models import TransferEvent
+from gateway.adapters.store.repository import save_event
 from gateway.report_cli import register_cli
 from gateway.settings import Settings
-from gateway.store.models import TransferEvent
-from gateway.store.repository import save_event
 from tests.store import factories as f
 
 
@@ -75,7 +75,7 @@ def test_report_replay_writes_the_events_the_web_process_could_not_enqueue(
 ) -> None:
     dead = redis_connection(Settings(redis_url="redis://127.0.0.1:1/0"))  # nothing listens
     lost = f.returned_to_911("tr_3")
-    with caplog.at_level(logging.ERROR, logger="gateway.queueing"):
+    with caplog.at_level(logging.ERROR, logger="gateway.adapters.queueing"):
         for event in lost:
             RQSink(event_queue(dead)).emit(event)
     dead.close()

@@ -11,10 +11,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway.events import Event
-from gateway.settings import Settings
-from gateway.store.privacy import Cipher, TransferRecord, protect_transfer
-from gateway.store.reports import (
+from gateway.adapters.store.privacy import Cipher, TransferRecord, protect_transfer
+from gateway.adapters.store.reports import (
     CSV_COLUMNS,
     Period,
     export_rows,
@@ -23,7 +21,9 @@ from gateway.store.reports import (
     volume,
     write_csv,
 )
-from gateway.store.repository import save_event, save_transfer
+from gateway.adapters.store.repository import save_event, save_transfer
+from gateway.domain.events import Event
+from gateway.settings import Settings
 from tests.store import factories as f
 
 DAY = 86_400

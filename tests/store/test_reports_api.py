@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway import reports_api
-from gateway.events import EventKind
+from gateway.adapters.store.repository import save_event
+from gateway.domain.events import EventKind
 from gateway.settings import Settings
-from gateway.store.repository import save_event
+from gateway.web import reports_api
 from tests.store import factories as f
 
 KEY = "analyst-key-for-tests"

@@ -14,18 +14,18 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from gateway.events import Event
-from gateway.settings import Settings
-from gateway.store.models import Base, Transfer, TransferEvent
-from gateway.store.outcomes import Result
-from gateway.store.privacy import Cipher, TransferRecord, protect_transfer
-from gateway.store.repository import (
+from gateway.adapters.store.models import Base, Transfer, TransferEvent
+from gateway.adapters.store.outcomes import Result
+from gateway.adapters.store.privacy import Cipher, TransferRecord, protect_transfer
+from gateway.adapters.store.repository import (
     purge_personal_fields,
     save_event,
     save_events,
     save_transfer,
 )
-from gateway.store.schema import alembic_config
+from gateway.adapters.store.schema import alembic_config
+from gateway.domain.events import Event
+from gateway.settings import Settings
 from tests.store import factories as f
 
 KEY = Fernet.generate_key().decode()

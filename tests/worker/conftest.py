@@ -11,7 +11,7 @@ from rq import Queue
 from sqlalchemy import Engine
 
 from gateway import jobs
-from gateway.queueing import event_queue
+from gateway.adapters.queueing import event_queue
 from tests.store.conftest import engine, postgres_store_url, store_url  # noqa: F401  (fixtures)
 
 QUEUE = "transfer-events-test"

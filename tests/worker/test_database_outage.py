@@ -18,10 +18,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gateway import jobs
-from gateway.queueing import RQSink
-from gateway.store.db import create_store_engine
-from gateway.store.models import TransferEvent
-from gateway.store.schema import migrate
+from gateway.adapters.queueing import RQSink
+from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.models import TransferEvent
+from gateway.adapters.store.schema import migrate
 from tests.servers import PrivatePostgres
 from tests.store import factories as f
 from tests.worker.test_jobs import work

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from gateway import jobs
-from gateway.queueing import (
+from gateway.adapters.queueing import (
     BATCH_SIZE,
     DRAIN_MARKER_TTL_S,
     FAILURE_TTL,
@@ -34,8 +34,8 @@ from gateway.queueing import (
     pending_key,
     push_events,
 )
-from gateway.store.models import Transfer, TransferEvent
-from gateway.store.repository import save_events
+from gateway.adapters.store.models import Transfer, TransferEvent
+from gateway.adapters.store.repository import save_events
 from tests.store import factories as f
 
 QUICK_RETRY = Retry(max=3, interval=[1])  # production backs off from 5 s; tests wait 1 s

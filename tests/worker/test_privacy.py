@@ -17,16 +17,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gateway import jobs
-from gateway.queueing import (
+from gateway.adapters.queueing import (
     RQSink,
     enqueue_transfer,
     event_queue,
     pending_key,
     redis_connection,
 )
+from gateway.adapters.store.models import Transfer
+from gateway.adapters.store.privacy import Cipher, TransferRecord, protect_transfer
 from gateway.settings import Settings
-from gateway.store.models import Transfer
-from gateway.store.privacy import Cipher, TransferRecord, protect_transfer
 from tests.store import factories as f
 from tests.worker.conftest import ENCRYPTION_KEY
 
@@ -140,7 +140,7 @@ def test_an_event_redis_refuses_is_logged_whole_for_replay_and_the_webhook_goes_
     dead = redis_connection(Settings(redis_url="redis://127.0.0.1:1/0"))  # nothing listens
     event = f.routed("tr_p4")
     started = time.monotonic()
-    with caplog.at_level(logging.ERROR, logger="gateway.queueing"):
+    with caplog.at_level(logging.ERROR, logger="gateway.adapters.queueing"):
         RQSink(event_queue(dead)).emit(event)  # must not raise
     assert time.monotonic() - started < 1.0  # nor hold the webhook
     assert f"replay it: {event.to_json()}" in caplog.text

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway.store.models import Transfer, TransferEvent
+from gateway.adapters.store.models import Transfer, TransferEvent
 
 # Seconds. 15 and 20 are the NENA and SAMHSA answer targets; 24 is "about four rings".
 LATENCY_BUCKETS = (5.0, 10.0, 15.0, 20.0, 24.0, 30.0, 45.0, 60.0, 90.0, 120.0)

@@ -13,38 +13,31 @@ whisper: the 988 center's name, where the caller is, and their callback number.
 Who moves the escalation on:
 
 1. The request itself chooses the first number, and the web process dials it as soon as
-   the webhook or API call has answered (gateway/afterwards.py): no queue.
+   the webhook or API call has answered (gateway/web/afterwards.py): no queue.
 2. Each leg's status callback (busy, no-answer, failed, canceled) and its whisper
    (machine, no key) dial the next number.
-3. A watchdog job on the "escalations" RQ queue (`watch`) checks some seconds later whether
-   the escalation is still stuck on a leg whose callback was lost, asks Twilio for that
-   leg's status and moves on; then it checks again, until the escalation is settled.
+3. A watchdog job on the "escalations" RQ queue (`gateway.jobs.watch`) checks some seconds
+   later whether the escalation is still stuck on a leg whose callback was lost, asks
+   Twilio for that leg's status and moves on; then it checks again, until it is settled.
 
 With no worker alive, 1 and 2 still carry the whole escalation. The job takes only the
-transfer id: the callback number stays in the live state (gateway/state.py). Events name
+transfer id: the callback number stays in the live state (adapters/live_state.py). Events name
 numbers by their index in [escalation, *alternates], never by the number.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-import redis
-from flask import Flask, current_app, has_app_context
-from rq import Queue, Retry
-from rq.serializers import JSONSerializer
-from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import VoiceResponse
 
-from gateway import twiml
-from gateway.events import EventKind
-from gateway.state import (
+from gateway.adapters import twiml
+from gateway.adapters.connections import StateUnavailable
+from gateway.adapters.live_state import (
     ATTEMPT_OPEN,
     CONNECTED,
     DIALING,
@@ -61,21 +54,21 @@ from gateway.state import (
     Transfer,
     still_open,
 )
-from gateway.transfers import (
+from gateway.adapters.watchdog import WATCHDOG_DELAY_S, Watchdog
+from gateway.domain.events import EventKind
+from gateway.services.transfers import (
     FINAL_CALL_STATUSES,
-    LEG_EVENTS,
     Notes,
     TransferService,
     final_leg_result,
 )
+from gateway.telephony import Leg, TelephonyError
 
 if TYPE_CHECKING:
     from routing.model import Psap
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "gateway988.escalations"
-QUEUE_NAME = "escalations"
 # After this many rounds of every number without an answer, the counselor is told that
 # 911 has not answered yet (and may call another way); the gateway keeps calling.
 TELL_AFTER_ROUNDS = 2
@@ -86,17 +79,8 @@ MAX_ROUNDS = 5
 GIVE_UP_S = 300
 # 911 answers 90% of calls within 15 s (NENA): 20 s of ringing, then the next number.
 RING_TIMEOUT_S = 20
-# The watchdog looks 25 s after each step: after one ring timeout and a status callback
-# that should have arrived, but well before a counselor gives up waiting.
-WATCHDOG_DELAY_S = 25.0
 # The watchdog stops re-checking after this long; each leg has ended by then anyway.
 WATCH_FOR_S = 600
-# A watchdog job that fails (Redis or Twilio briefly unreachable) is retried quickly.
-WATCHDOG_RETRY = Retry(max=3, interval=[2, 5, 10])
-JOB_TIMEOUT_S = 30
-RESULT_TTL_S = 60
-# A failed watchdog holds only a transfer id; a day is plenty to look at it.
-FAILURE_TTL_S = 24 * 3600
 
 # Short: the caller is in the room without the counselor until they are said.
 MENU_MESSAGES = {
@@ -113,81 +97,6 @@ STILL_CALLING = (
     "9 1 1 has not answered yet. The gateway keeps calling. If you can, also call 9 1 1 "
     "another way, and stay with the caller."
 )
-
-
-# -- the watchdog's queue -----------------------------------------------------------------
-
-
-def escalation_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
-    """The RQ queue of escalation watchdog jobs (JSON serializer, never pickle)."""
-    return Queue(name, connection=connection, serializer=JSONSerializer)
-
-
-class Watchdog:
-    """Schedules `watch` for a transfer. Scheduling never fails an escalation.
-
-    Args:
-        queue: the escalations queue; None disables the watchdog (status callbacks only).
-        delay_s: how long after now the job runs (a worker with --with-scheduler moves it
-            to the queue when due).
-    """
-
-    def __init__(self, queue: Queue | None, delay_s: float = WATCHDOG_DELAY_S) -> None:
-        self.queue, self.delay_s = queue, delay_s
-
-    def schedule(self, transfer_id: str, seconds: float | None = None) -> None:
-        """Run `watch` for the transfer `seconds` from now (default: `delay_s`)."""
-        if self.queue is None:
-            return
-        try:
-            self.queue.enqueue_in(
-                timedelta(seconds=self.delay_s if seconds is None else seconds),
-                watch,
-                transfer_id,
-                retry=WATCHDOG_RETRY,
-                job_timeout=JOB_TIMEOUT_S,
-                result_ttl=RESULT_TTL_S,
-                failure_ttl=FAILURE_TTL_S,
-                description="transfer watchdog",
-            )
-        except redis.RedisError:
-            # The first dial went out already and status callbacks carry the rest.
-            log.warning("watchdog for %s not scheduled", transfer_id)
-
-
-_WORKER_APP: list[Flask] = []
-_WORKER_APP_LOCK = threading.Lock()
-
-
-def _worker_app() -> Flask:
-    """The gateway app a worker process runs jobs in, built once from the environment."""
-    from gateway.app import create_app  # the app factory imports this module
-
-    with _WORKER_APP_LOCK:
-        if not _WORKER_APP:
-            _WORKER_APP.append(create_app())
-        return _WORKER_APP[0]
-
-
-def watch(transfer_id: str) -> str:
-    """RQ job: move a stuck transfer on (`Escalations.check`). Exceptions propagate, so RQ
-    retries the job.
-
-    It runs in the app context it is given (a test's), or in the worker's own app.
-
-    Returns:
-        What it found: "settled", "in-flight", "rolled-over" or "gone".
-    """
-    app = current_app if has_app_context() else _worker_app()
-    with app.app_context():
-        return escalations().check(transfer_id)
-
-
-def escalations() -> Escalations:
-    """The current app's escalation service."""
-    found = current_app.extensions[EXTENSION]
-    assert isinstance(found, Escalations)
-    return found
 
 
 # -- the service --------------------------------------------------------------------------
@@ -271,7 +180,7 @@ class Escalations:
             return
         try:
             self._check_leg(transfer, escalation)
-        except (TwilioException, redis.RedisError):
+        except (TelephonyError, StateUnavailable):
             log.warning("could not look at the escalation leg of %s", transfer.id)
 
     def counselor_menu(
@@ -282,7 +191,7 @@ class Escalations:
         if form.get("Digits") == "9":
             try:
                 result = self.request(transfer_id, "key", counselor_sid=form.get("CallSid", ""))
-            except redis.RedisError:
+            except StateUnavailable:
                 log.exception("escalation of %s without state", transfer_id)
                 result = None
             if result == "not-connected":
@@ -292,7 +201,7 @@ class Escalations:
             return twiml.counselor_joins(self.service.links, transfer_id, index, room, message)
         try:
             transfer = self.service.store.get(transfer_id)
-        except redis.RedisError:
+        except StateUnavailable:
             transfer = None  # unknown: back to the caller's room, as before the menu
         if transfer is not None and transfer.status == ENDED:
             # The caller left while the counselor was in the menu: no room to go back to.
@@ -303,7 +212,7 @@ class Escalations:
     # -- ringing the PSAP ----------------------------------------------------------------
 
     def _dial_from(self, transfer_id: str, index: int) -> None:
-        """Choose attempt `index`'s number now and ring it afterwards (gateway.afterwards)."""
+        """Choose attempt `index`'s number now and ring it afterwards (gateway.web.afterwards)."""
         done = self.service.change(transfer_id, partial(self._plan, index=index))
         if done is not None and done[1] is not None:
             self._follow(done[0], done[1])
@@ -326,27 +235,23 @@ class Escalations:
     def _place_call(self, transfer: Transfer, dial: Dial) -> bool:
         query: dict[str, str | int] = {"t": transfer.id, "e": dial.index}
         links = self.service.links
+        leg = Leg(
+            to=self.numbers(transfer)[dial.number_index],
+            caller_id=self.service.flow.gateway_number,
+            answer_url=links.url("/voice/escalation/whisper", **query),
+            status_url=links.url("/voice/escalation/status", **query),
+            fallback_url=links.url("/voice/fallback/center"),
+            timeout_s=RING_TIMEOUT_S,
+        )
         try:
-            call = self.service.twilio.calls.create(
-                to=self.numbers(transfer)[dial.number_index],
-                from_=self.service.flow.gateway_number,
-                url=links.url("/voice/escalation/whisper", **query),
-                method="POST",
-                fallback_url=links.url("/voice/fallback/center"),
-                status_callback=links.url("/voice/escalation/status", **query),
-                status_callback_event=LEG_EVENTS,
-                status_callback_method="POST",
-                timeout=RING_TIMEOUT_S,
-                machine_detection="Enable",
-            )
-        except TwilioException:
+            sid = self.service.telephony.ring(leg)
+        except TelephonyError:
             log.warning("escalation attempt %s of %s was not placed", dial.index, transfer.id)
             self.service.change(transfer.id, lambda t, n: _end(t, n, dial.index, "", "refused"))
             return False
-        sid = str(call.sid)
         try:
             done = self.service.change(transfer.id, lambda t, n: _record_sid(t, dial.index, sid))
-        except redis.RedisError:
+        except StateUnavailable:
             # The leg carries the transfer id and attempt in its webhooks anyway.
             log.exception("could not record escalation leg of %s", transfer.id)
             return True
@@ -413,7 +318,7 @@ class Escalations:
         if form.get("Digits") == "1":
             try:
                 done = self.service.change(transfer_id, lambda t, n: _joined(t, n, index))
-            except redis.RedisError:
+            except StateUnavailable:
                 # A 911 call-taker pressed 1 for a caller in this room: let them in.
                 log.exception("escalation join for %s without state", transfer_id)
                 return twiml.psap_joins(links, transfer_id, index, room)
@@ -439,7 +344,7 @@ class Escalations:
         deadline) or 911 (the bounce-back); schedule the next check while it is not settled.
 
         Raises:
-            TwilioException, redis.RedisError: the job fails and RQ retries it.
+            TelephonyError, StateUnavailable: the job fails and RQ retries it.
         """
         transfer = self.service.store.get(transfer_id)
         if transfer is None:
@@ -470,7 +375,7 @@ class Escalations:
             self._dial_from(transfer.id, index + 1)
             return "rolled-over"
         if attempt.call_sid:
-            status = str(self.service.twilio.calls(attempt.call_sid).fetch().status)
+            status = self.service.telephony.leg_status(attempt.call_sid)
             if status not in FINAL_CALL_STATUSES:
                 return "in-flight"
             self.leg_status(transfer.id, index, {"CallStatus": status, "CallSid": attempt.call_sid})

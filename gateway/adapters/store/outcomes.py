@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypedDict
 
-from gateway.events import Event, EventKind, Scalar
+from gateway.domain.events import Event, EventKind, Scalar
 
 
 class Result(StrEnum):

@@ -17,10 +17,10 @@ from sqlalchemy import CursorResult, Engine, Executable, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gateway.events import Event, EventKind
-from gateway.store.models import Transfer, TransferEvent
-from gateway.store.outcomes import Outcome, derive_outcome
-from gateway.store.privacy import Cipher, TransferRecord, decrypt_location
+from gateway.adapters.store.models import Transfer, TransferEvent
+from gateway.adapters.store.outcomes import Outcome, derive_outcome
+from gateway.adapters.store.privacy import Cipher, TransferRecord, decrypt_location
+from gateway.domain.events import Event, EventKind
 
 logger = logging.getLogger(__name__)
 

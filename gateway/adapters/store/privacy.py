@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from gateway.events import EventDataError
+from gateway.domain.events import EventDataError
 from gateway.settings import Settings
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -2,7 +2,7 @@
 
 `transfer_events` is the append-only log, written exactly once per idempotency key.
 `transfers` holds what the call flow recorded about the transfer (its personal fields
-protected: see `gateway.store.privacy`) and the outcome derived from its events, refreshed
+protected: see `gateway.adapters.store.privacy`) and the outcome derived from its events, refreshed
 each time an event arrives, so reports read one row per transfer instead of replaying the log.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gateway.store.db import UTCDateTime
+from gateway.adapters.store.db import UTCDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL needs 64 bits for the log.
 _EVENT_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -64,7 +64,7 @@ class Transfer(Base):
     longitude: Mapped[float | None] = mapped_column()
     personal_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    # Derived from the events by gateway.store.outcomes.derive_outcome.
+    # Derived from the events by gateway.adapters.store.outcomes.derive_outcome.
     outcome: Mapped[str] = mapped_column(String(32), default="in_progress")
     outcome_reason: Mapped[str | None] = mapped_column(String(64))
     area_code_differs: Mapped[bool | None] = mapped_column()

@@ -29,11 +29,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 # Imported for its counters (events enqueued, enqueue failures), served with the store's.
-from gateway import queueing  # noqa: F401
-from gateway.settings import Settings
-from gateway.store.db import create_store_engine
-from gateway.store.metrics import StoreCollector
-from gateway.store.reports import (
+from gateway.adapters import queueing  # noqa: F401
+from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.metrics import StoreCollector
+from gateway.adapters.store.reports import (
     GROUPINGS,
     Bucket,
     Grouping,
@@ -43,6 +42,7 @@ from gateway.store.reports import (
     volume,
     write_csv,
 )
+from gateway.settings import Settings
 
 bp = Blueprint("reports", __name__)
 

@@ -3,7 +3,7 @@
 Events carry nothing personal. The record carries the caller's number as a keyed hash (to
 link repeat callers) and, only when ENCRYPTION_KEY is set, encrypted copies of the number,
 the 911 summary and rounded coordinates for the data-sharing partner. All of that is
-protected here, in the web process (gateway.store.privacy.protect_transfer), before the
+protected here, in the web process (gateway.adapters.store.privacy.protect_transfer), before the
 record is queued, so neither Redis nor the job arguments ever hold the clear values.
 """
 
@@ -16,10 +16,10 @@ from typing import Protocol
 
 from rq import Queue
 
-from gateway.intake import TransferRequest
-from gateway.queueing import enqueue_transfer
+from gateway.adapters.queueing import enqueue_transfer
+from gateway.adapters.store.privacy import TransferRecord, protect_transfer
+from gateway.services.intake import TransferRequest
 from gateway.settings import Settings
-from gateway.store.privacy import TransferRecord, protect_transfer
 from routing.engine import Decision
 from routing.location import Point
 

@@ -21,11 +21,11 @@ from functools import wraps
 from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from gateway import twiml
-from gateway.context import gateway
-from gateway.escalation import STILL_CALLING, UNREACHED, escalations
-from gateway.security import twilio_signed
-from gateway.transfers import FINAL_CALL_STATUSES
+from gateway.adapters import twiml
+from gateway.services.escalation import STILL_CALLING, UNREACHED
+from gateway.services.transfers import FINAL_CALL_STATUSES
+from gateway.web.context import gateway
+from gateway.web.security import twilio_signed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -267,7 +267,7 @@ def call_ended() -> VoiceResponse:
 @counselor_leg
 def counselor_menu() -> VoiceResponse:
     """The counselor's key in the * menu (Gather action): 9 brings 911 back."""
-    return escalations().counselor_menu(_transfer_id(), _index(), _form())
+    return gateway().escalations.counselor_menu(_transfer_id(), _index(), _form())
 
 
 @bp.post("/fallback/center")
@@ -294,7 +294,7 @@ def center_status() -> None:
 @center_leg
 def escalation_whisper() -> VoiceResponse:
     """A PSAP line answered an escalation: machine detection is done, the whisper starts."""
-    return escalations().whisper(_transfer_id(), _index("e"), _form())
+    return gateway().escalations.whisper(_transfer_id(), _index("e"), _form())
 
 
 @bp.post("/escalation/answer")
@@ -302,7 +302,7 @@ def escalation_whisper() -> VoiceResponse:
 @center_leg
 def escalation_answer() -> VoiceResponse:
     """The 911 call-taker's key (Gather action): 1 joins the caller and the counselor."""
-    return escalations().whisper_answer(_transfer_id(), _index("e"), _form(), _index("r"))
+    return gateway().escalations.whisper_answer(_transfer_id(), _index("e"), _form(), _index("r"))
 
 
 @bp.post("/escalation/done")
@@ -320,7 +320,7 @@ def escalation_done() -> VoiceResponse:
 @callback
 def escalation_status() -> None:
     """An escalation leg's status callback."""
-    escalations().leg_status(_transfer_id(), _index("e"), _form())
+    gateway().escalations.leg_status(_transfer_id(), _index("e"), _form())
 
 
 @bp.post("/escalation/unreached")

@@ -21,9 +21,12 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 import redis
+
+from gateway.adapters.connections import StateUnavailable
 
 T = TypeVar("T")
 
@@ -136,7 +139,7 @@ class Transfer:
         callback_number: the caller's number as the PSAP gave it ("" if not given); read
             only by the escalation whisper. Kept out of repr so it never reaches a log.
         location_sealed: where the caller is, as the escalation whisper says it
-            (`gateway.intake.spoken_location`), encrypted under ENCRYPTION_KEY; "" without
+            (`gateway.services.intake.spoken_location`), encrypted under ENCRYPTION_KEY; "" without
             a key. Read only by the escalation whisper; never in clear in Redis.
         escalation: the latest bounce-back to 911, if the counselor asked for one.
         counselor_away_since: when the accepting counselor went into the * menu, out of
@@ -249,8 +252,26 @@ def new_transfer_id() -> str:
     return "tr_" + secrets.token_hex(8)
 
 
+P = ParamSpec("P")
+
+
+def _reachable(method: Callable[P, T]) -> Callable[P, T]:
+    """Redis's errors become `StateUnavailable`: the services never see the library's."""
+
+    @wraps(method)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StateUnavailable(type(exc).__name__) from exc
+
+    return translated
+
+
 class TransferStore:
     """Transfers in Redis: create, find by id, code or PSAP, and change atomically.
+
+    Every method raises `StateUnavailable` when Redis does not answer.
 
     Args:
         client: a redis.Redis client (the one seam to Redis).
@@ -274,6 +295,7 @@ class TransferStore:
     def pending_key(psap_id: str) -> str:
         return f"{PREFIX}:pending:{psap_id}"
 
+    @_reachable
     def create(self, transfer: Transfer, window_s: int, *, findable: bool = True) -> None:
         """Store a new transfer; a pending one is also findable by its PSAP's next call.
 
@@ -291,6 +313,7 @@ class TransferStore:
             pipe.expire(pending, window_s)
         pipe.execute()
 
+    @_reachable
     def reserve_code(self, transfer_id: str, window_s: int) -> str:
         """A fresh numeric code, unique among live ones, pointing at `transfer_id`."""
         while True:
@@ -298,37 +321,45 @@ class TransferStore:
             if self.redis.set(self.code_key(code), transfer_id, nx=True, ex=window_s):
                 return code
 
+    @_reachable
     def get(self, transfer_id: str) -> Transfer | None:
         raw = self.redis.get(self.key(transfer_id))
         return None if raw is None else Transfer.from_json(_text(raw))
 
+    @_reachable
     def by_code(self, code: str) -> str | None:
         raw = self.redis.get(self.code_key(code))
         return None if raw is None else _text(raw)
 
+    @_reachable
     def pending_for(self, psap_id: str, since: float) -> list[str]:
         """Ids of the PSAP's transfers registered since `since` that still wait for a call."""
         ids = self.redis.zrangebyscore(self.pending_key(psap_id), since, "+inf")
         return [_text(i) for i in ids]
 
+    @_reachable
     def link_call(self, call_sid: str, transfer_id: str) -> None:
         """Remember which transfer a caller's leg belongs to (for its status callback)."""
         self.redis.set(f"{PREFIX}:call:{call_sid}", transfer_id, ex=self.ttl_s)
 
+    @_reachable
     def remember_callback(self, call_sid: str, number: str, ttl_s: int) -> None:
         """The callback number a PSAP's equipment sent with a call nobody registered, kept
         until the call-taker keys where to route it (in the value, never in a key)."""
         self.redis.set(f"{PREFIX}:callback:{call_sid}", number, ex=ttl_s)
 
+    @_reachable
     def callback_for(self, call_sid: str) -> str:
         """The callback number remembered for a call, or ""."""
         raw = self.redis.get(f"{PREFIX}:callback:{call_sid}")
         return "" if raw is None else _text(raw)
 
+    @_reachable
     def transfer_for_call(self, call_sid: str) -> str | None:
         raw = self.redis.get(f"{PREFIX}:call:{call_sid}")
         return None if raw is None else _text(raw)
 
+    @_reachable
     def forget_pending(self, transfer: Transfer) -> None:
         """A transfer whose call arrived is no longer findable by code or PSAP."""
         pipe = self.redis.pipeline()
@@ -338,6 +369,7 @@ class TransferStore:
             pipe.zrem(self.pending_key(transfer.psap_id), transfer.id)
         pipe.execute()
 
+    @_reachable
     def update(
         self, transfer_id: str, change: Callable[[Transfer], T]
     ) -> tuple[Transfer, T] | None:

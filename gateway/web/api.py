@@ -13,15 +13,20 @@ import logging
 import re
 from typing import Any, ParamSpec
 
-import redis
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from gateway.context import gateway
-from gateway.escalation import escalations
-from gateway.intake import InputError, Refusal, parse_request, parse_route_query, psap_profile
-from gateway.security import center_key_required, psap_key_required
-from gateway.transfers import escalation_view, transfer_view
+from gateway.adapters.connections import StateUnavailable
+from gateway.services.intake import (
+    InputError,
+    Refusal,
+    parse_request,
+    parse_route_query,
+    psap_profile,
+)
+from gateway.services.transfers import escalation_view, transfer_view
+from gateway.web.context import gateway
+from gateway.web.security import center_key_required, psap_key_required
 
 P = ParamSpec("P")
 log = logging.getLogger(__name__)
@@ -44,8 +49,8 @@ def bad_input(error: InputError) -> ResponseReturnValue:
     return jsonify(error.to_dict()), 400
 
 
-@bp.errorhandler(redis.RedisError)
-def state_unavailable(error: redis.RedisError) -> ResponseReturnValue:
+@bp.errorhandler(StateUnavailable)
+def state_unavailable(error: StateUnavailable) -> ResponseReturnValue:
     log.error("live transfer state unavailable: %s", type(error).__name__)
     body = {"error": "state-unavailable", "message": "transfer state is unavailable; retry"}
     return jsonify(body), 503
@@ -117,7 +122,7 @@ def escalate(transfer_id: str) -> ResponseReturnValue:
     """
     result = None
     if _TRANSFER_ID.match(transfer_id):
-        result = escalations().request(transfer_id, "api", center_id=g.center_id)
+        result = gateway().escalations.request(transfer_id, "api", center_id=g.center_id)
     if result is None:
         return jsonify({"error": "not-found", "message": "no such transfer"}), 404
     code, message = ESCALATE_ANSWERS[result]

@@ -15,7 +15,7 @@ from typing import ParamSpec, TypeVar
 from flask import abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from gateway.context import gateway
+from gateway.web.context import gateway
 
 P = ParamSpec("P")
 R = TypeVar("R")

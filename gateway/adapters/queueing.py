@@ -35,15 +35,14 @@ from datetime import timedelta
 
 import redis
 from prometheus_client import Counter
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from gateway.events import Event
+from gateway.adapters.connections import QUEUE, redis_client
+from gateway.adapters.store.privacy import TransferRecord
+from gateway.domain.events import Event
 from gateway.settings import Settings
-from gateway.store.privacy import TransferRecord
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +87,8 @@ def default_retry() -> Retry:
 
 
 def redis_connection(settings: Settings) -> redis.Redis:
-    """A Redis client for the web process that gives up quickly.
-
-    Emitting must not hold a webhook: redis-py's default retries take over 4 s to give up
-    on a refused connection; two quick retries (under 0.2 s in all) ride out a failover blip.
-    """
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=2,
-        socket_connect_timeout=2,
-        retry=RedisRetry(ExponentialBackoff(cap=0.1, base=0.02), retries=2),
-    )
+    """The client events and store jobs go through (`connections.QUEUE`: gives up quickly)."""
+    return redis_client(settings.redis_url, QUEUE)
 
 
 def event_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
@@ -183,7 +173,7 @@ def enqueue_transfer(
 
     Args:
         queue: from `event_queue`.
-        record: from `gateway.store.privacy.protect_transfer`.
+        record: from `gateway.adapters.store.privacy.protect_transfer`.
         retention_days: RETENTION_DAYS; a failed job is not kept longer than this.
         retry: the retry policy; `default_retry()` when None.
     """

@@ -28,8 +28,8 @@ from typing import Any, Literal, TextIO
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, nulls_last, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway.store.models import Transfer
-from gateway.store.outcomes import CONNECTED, Result
+from gateway.adapters.store.models import Transfer
+from gateway.adapters.store.outcomes import CONNECTED, Result
 
 Grouping = Literal["all", "psap", "center", "connected_center"]
 Bucket = Literal["day", "week"]

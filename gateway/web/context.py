@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from flask import current_app
 from twilio.request_validator import RequestValidator
 
+from gateway.services.escalation import Escalations
+from gateway.services.transfers import TransferService
 from gateway.settings import FlowConfig
-from gateway.transfers import TransferService
 
 EXTENSION = "gateway988"
 
@@ -21,11 +22,13 @@ class Gateway:
         service: the transfer service.
         validator: checks X-Twilio-Signature with the account's auth token.
         flow: call-flow settings (API keys).
+        escalations: the bounce-back to 911.
     """
 
     service: TransferService
     validator: RequestValidator
     flow: FlowConfig
+    escalations: Escalations
 
 
 def gateway() -> Gateway:

@@ -21,28 +21,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-import redis
-from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from gateway import twiml
-from gateway.afterwards import Work, run_now
-from gateway.events import Event, EventKind, EventSink, Scalar
-from gateway.intake import (
-    InputError,
-    Refusal,
-    TransferRequest,
-    agreement_refusal,
-    keyed_callback,
-    partnership_refusal,
-    spoken_location,
-    triage_refusal,
-    unknown_zip,
-)
-from gateway.records import RegisteredTransfer, TransferRecorder
-from gateway.settings import FlowConfig
-from gateway.state import (
+from gateway.adapters import twiml
+from gateway.adapters.connections import StateUnavailable
+from gateway.adapters.live_state import (
     ABANDONED,
     ACTIVE,
     ATTEMPT_OPEN,
@@ -60,7 +43,23 @@ from gateway.state import (
     new_transfer_id,
     still_open,
 )
-from gateway.store.privacy import Cipher
+from gateway.adapters.records import RegisteredTransfer, TransferRecorder
+from gateway.adapters.store.privacy import Cipher
+from gateway.domain.events import Event, EventKind, EventSink, Scalar
+from gateway.services.intake import (
+    InputError,
+    Refusal,
+    TransferRequest,
+    agreement_refusal,
+    keyed_callback,
+    partnership_refusal,
+    spoken_location,
+    triage_refusal,
+    unknown_zip,
+)
+from gateway.settings import FlowConfig
+from gateway.telephony import Leg, Telephony, TelephonyError
+from gateway.web.afterwards import Work, run_now
 from routing.areacode import parse_e164
 from routing.engine import Decision, Router
 from routing.errors import RoutingError, UnknownZipError
@@ -82,10 +81,6 @@ REDIRECT_SETTLE_S = 10.0
 # Results that end an attempt whose leg may still be on its way (see _record_sid).
 ENDED_UNPLACED = frozenset({"caller-left", "deadline"})
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
-# A leg's status callback is asked for only when the leg ends ("completed" brings every final
-# status above): the flow acts on nothing earlier, and each extra event is one more webhook
-# per leg under load. Answering is learned from the leg's own Url webhook (the whisper).
-LEG_EVENTS = ["completed"]
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 # What a counselor's join into the caller's room means (`_joined`).
 HANDED_OFF, ALONE = "handed-off", "alone"
@@ -132,7 +127,7 @@ class TransferService:
 
     Args:
         router: the routing core (in-memory tables).
-        twilio: the Twilio REST client from gateway.telephony.build_client.
+        telephony: the telephony port (every Twilio REST request).
         sink: where events go.
         store: live transfer state in Redis.
         flow: call-flow settings (gateway number, pending window).
@@ -143,13 +138,13 @@ class TransferService:
         cipher: seals the caller's location in the live state (ENCRYPTION_KEY); without
             one the location is not kept, and the escalation whisper names the county.
         after: schedules the REST requests a webhook decides on; the web app sends them
-            after its response (gateway.afterwards), elsewhere they run at once.
+            after its response (gateway.web.afterwards), elsewhere they run at once.
     """
 
     def __init__(
         self,
         router: Router,
-        twilio: Client,
+        telephony: Telephony,
         sink: EventSink,
         store: TransferStore,
         flow: FlowConfig,
@@ -160,11 +155,11 @@ class TransferService:
         after: Callable[[Work], None] = run_now,
         cipher: Cipher | None = None,
     ) -> None:
-        self.router, self.twilio, self.sink, self.store = router, twilio, sink, store
+        self.router, self.telephony, self.sink, self.store = router, telephony, sink, store
         self.flow, self.links, self.deadline_s, self.clock = flow, links, deadline_s, clock
         self.recorder, self.after, self.cipher = recorder, after, cipher
         # Schedules the watchdog job for a transfer, `seconds` from now (the app wires in
-        # gateway.escalation's Watchdog; it checks the centers' phase and the bounce-back).
+        # gateway.services.escalation's Watchdog; it checks the centers' phase and the bounce-back).
         self.watch: Callable[[str, float], None] = lambda transfer_id, seconds: None
 
     # -- helpers ---------------------------------------------------------------------
@@ -290,7 +285,7 @@ class TransferService:
         transfer.risk, transfer.call_type = request.risk.value, request.call_type
         transfer.language, transfer.veteran = request.language, request.veteran
         transfer.consent, transfer.summary = request.consent, request.summary
-        # Kept for the escalation whisper only (see gateway/state.py), never in an event.
+        # Kept for the escalation whisper only (see adapters/live_state.py), never in an event.
         transfer.callback_number = request.callback_number or ""
         transfer.location_sealed = self.seal(spoken_location(request.geo, request.civic))
         transfer.code = self.store.reserve_code(transfer_id, window)
@@ -392,7 +387,7 @@ class TransferService:
                 self.store.forget_pending(transfer)
                 self.store.link_call(call_sid, transfer.id)
                 transfer = self._dial_from(transfer.id, 0, redirect_caller=False) or transfer
-            except redis.RedisError:
+            except StateUnavailable:
                 # The claim is saved and a center may be ringing: the caller must be in the
                 # room, where a counselor who accepts will still find them.
                 log.exception("state lost while dialing %s", transfer.id)
@@ -468,7 +463,7 @@ class TransferService:
         except RoutingError:
             return twiml.menu(self.links, tries, "That ZIP code was not found.")
         transfer = _new_transfer(new_transfer_id(), origin, psap_id, decision, self.now())
-        # For the escalation whisper only, as for API transfers (see gateway/state.py).
+        # For the escalation whisper only, as for API transfers (see adapters/live_state.py).
         transfer.callback_number = callback
         transfer.location_sealed = self.seal(spoken_location(None, civic))
         self.emit(
@@ -511,7 +506,7 @@ class TransferService:
         overdue = deadline_at is not None and now >= deadline_at + DEADLINE_GRACE_S
         try:
             transfer = self.store.get(transfer_id) if transfer_id else None
-        except redis.RedisError:
+        except StateUnavailable:
             log.warning("state out of reach while %s waits", transfer_id)
             transfer = None
         if transfer is None:
@@ -528,7 +523,7 @@ class TransferService:
     def _check_overdue(self, transfer: Transfer) -> None:
         try:
             self.check_dialing(transfer)
-        except (TwilioException, redis.RedisError):
+        except (TelephonyError, StateUnavailable):
             # The next fetch of the waitUrl (or the watchdog job) tries again.
             log.warning("could not check the overdue transfer %s", transfer.id)
 
@@ -570,11 +565,10 @@ class TransferService:
 
     def hang_up(self, call_sid: str, answered: bool) -> None:
         """Cancel a ringing leg or end an answered one (best effort)."""
-        # Twilio cancels only a ringing call with "canceled"; an answered one needs
-        # "completed". A leg that answers meanwhile is refused at the whisper instead.
+        # A leg that answers meanwhile is refused at the whisper instead.
         try:
-            self.twilio.calls(call_sid).update(status="completed" if answered else "canceled")
-        except TwilioException:
+            self.telephony.hang_up(call_sid, answered=answered)
+        except TelephonyError:
             log.warning("could not end leg %s; its whisper will refuse it", call_sid)
 
     # -- ringing centers -------------------------------------------------------------
@@ -637,29 +631,25 @@ class TransferService:
     def _place_call(self, transfer: Transfer, plan: Plan) -> bool:
         """Ring one center. Returns False when Twilio refused the request."""
         query: dict[str, str | int] = {"t": transfer.id, "a": plan.index}
+        leg = Leg(
+            to=self.router.tables.centers[plan.center_id].number,
+            caller_id=self.flow.gateway_number,
+            answer_url=self.links.url("/voice/whisper", **query),
+            status_url=self.links.url("/voice/center-status", **query),
+            fallback_url=self.links.url("/voice/fallback/center"),
+            timeout_s=plan.timeout,
+        )
         try:
-            call = self.twilio.calls.create(
-                to=self.router.tables.centers[plan.center_id].number,
-                from_=self.flow.gateway_number,
-                url=self.links.url("/voice/whisper", **query),
-                method="POST",
-                fallback_url=self.links.url("/voice/fallback/center"),
-                status_callback=self.links.url("/voice/center-status", **query),
-                status_callback_event=LEG_EVENTS,
-                status_callback_method="POST",
-                timeout=plan.timeout,
-                machine_detection="Enable",
-            )
-        except TwilioException:
+            sid = self.telephony.ring(leg)
+        except TelephonyError:
             # Refused, or no answer from Twilio (then it may ring: its webhooks name an
             # attempt already over, and are ignored). The error's text may name numbers.
             log.warning("the call to %s for %s was not placed", plan.center_id, transfer.id)
             self.change(transfer.id, lambda t, n: _end_attempt(t, n, plan.index, "", "failed"))
             return False
-        sid = str(call.sid)
         try:
             done = self.change(transfer.id, lambda t, n: _record_sid(t, plan.index, sid))
-        except redis.RedisError:
+        except StateUnavailable:
             # The call is placed; its webhooks carry the transfer id and attempt anyway.
             log.exception("could not record the leg of %s", transfer.id)
             return True
@@ -671,10 +661,10 @@ class TransferService:
         if not transfer.caller_sid:
             return
         try:
-            self.twilio.calls(transfer.caller_sid).update(
-                url=self.links.url("/voice/returned", t=transfer.id), method="POST"
+            self.telephony.redirect(
+                transfer.caller_sid, self.links.url("/voice/returned", t=transfer.id)
             )
-        except TwilioException:
+        except TelephonyError:
             # The caller's leg stays in the waiting room, still with 911: nothing is lost.
             log.warning("could not redirect the caller of %s", transfer.id)
 
@@ -692,7 +682,7 @@ class TransferService:
             "in-flight" (check again later) or "rolled-over".
 
         Raises:
-            TwilioException, redis.RedisError: the job fails and RQ retries it.
+            TelephonyError, StateUnavailable: the job fails and RQ retries it.
         """
         if self.now() < (transfer.deadline_at or 0.0) + DEADLINE_GRACE_S:
             return "in-flight"
@@ -702,7 +692,7 @@ class TransferService:
             self._dial_from(transfer.id, index + 1)  # the next step was never taken
             return "rolled-over"
         if attempt.call_sid:
-            status = str(self.twilio.calls(attempt.call_sid).fetch().status)
+            status = self.telephony.leg_status(attempt.call_sid)
             if status in FINAL_CALL_STATUSES:
                 self.center_status(
                     transfer.id, index, {"CallStatus": status, "CallSid": attempt.call_sid}
@@ -738,7 +728,7 @@ class TransferService:
             done = self.change(
                 transfer_id, lambda t, n: _answered(t, n, index, sid, machine=machine)
             )
-        except redis.RedisError:
+        except StateUnavailable:
             # Without state the counselor still hears enough to accept.
             log.exception("whisper for %s without state", transfer_id)
             return twiml.whisper(self.links, transfer_id, index, _generic_whisper(), 0)
@@ -795,7 +785,7 @@ class TransferService:
         room = f"transfer-{transfer_id}"
         try:
             done = self.change(transfer_id, lambda t, n: _accepted(t, n, index))
-        except redis.RedisError:
+        except StateUnavailable:
             # A person pressed 1 and the caller is waiting in this room: join them.
             log.exception("accept for %s without state", transfer_id)
             return twiml.counselor_joins(self.links, transfer_id, index, room)
@@ -839,7 +829,7 @@ class TransferService:
     def _counselor_stepped_out(self, transfer: Transfer, counselor_sid: str) -> None:
         try:
             self.change(transfer.id, lambda t, n: _away(t, counselor_sid, n.at))
-        except redis.RedisError:
+        except StateUnavailable:
             log.warning("could not note the counselor of %s in the menu", transfer.id)
         if self._caller_still_there(transfer):
             # The counselor steps out of the room for a few seconds: the caller must not
@@ -859,22 +849,20 @@ class TransferService:
         """The caller has gone: a counselor or 911 line hears that the call ended, then
         hangs up."""
         try:
-            self.twilio.calls(call_sid).update(
-                url=self.links.url("/voice/call-ended"), method="POST"
-            )
-        except TwilioException:
+            self.telephony.redirect(call_sid, self.links.url("/voice/call-ended"))
+        except TelephonyError:
             # In the menu, their key is answered from the state, which says goodbye once
             # the caller's leaving is known; in a room, they are alone and may hang up.
             log.warning("could not end a leg of %s after its caller left", transfer_id)
 
     def _caller_still_there(self, transfer: Transfer) -> bool:
         try:
-            status = self.twilio.calls(transfer.caller_sid).fetch().status
-        except TwilioException:
+            status = self.telephony.leg_status(transfer.caller_sid)
+        except TelephonyError:
             # Unknown: offer the menu; "return to the caller" is harmless either way.
             log.warning("could not fetch the caller's leg of %s", transfer.id)
             return True
-        return str(status) in {"in-progress", "ringing", "queued"}
+        return status in {"in-progress", "ringing", "queued"}
 
     # -- conference events -----------------------------------------------------------
 
@@ -903,10 +891,8 @@ class TransferService:
 
     def _announce(self, transfer_id: str, conference_sid: str, call_sid: str, path: str) -> None:
         try:
-            self.twilio.conferences(conference_sid).participants(call_sid).update(
-                announce_url=self.links.url(path), announce_method="POST"
-            )
-        except TwilioException:
+            self.telephony.announce(conference_sid, call_sid, self.links.url(path))
+        except TelephonyError:
             log.warning("could not announce %s in the room of %s", path, transfer_id)
 
 

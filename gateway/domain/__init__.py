@@ -1,0 +1,2 @@
+"""Domain: the records the call flow speaks in (events, state machines), free of Flask,
+Redis, SQL and Twilio."""
