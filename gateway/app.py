@@ -32,7 +32,7 @@ from gateway.services import escalation
 from gateway.services.transfers import TransferService, utc_now
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.telephony import build_client
-from gateway.web import api, pages, reports_api, voice
+from gateway.web import api, health, pages, reports_api, voice
 from gateway.web.afterwards import AfterResponse
 from gateway.web.context import EXTENSION, Gateway
 from routing.engine import Router
@@ -110,6 +110,8 @@ def create_app(
     reports_api.init_app(app, settings)
     app.register_blueprint(reports_api.bp)
     app.register_blueprint(pages.bp)
+    engine = app.extensions[reports_api.EXTENSION].engine
+    health.init_app(app, health.Probes(redis, engine, lambda: service.router.tables.version))
     return app
 
 
