@@ -26,13 +26,14 @@ from gateway.adapters.live_state import TransferStore
 from gateway.adapters.queueing import RQSink, event_queue, redis_connection
 from gateway.adapters.records import RQRecorder, TransferRecorder
 from gateway.adapters.store.privacy import Cipher
+from gateway.adapters.traced import ActivityLog
 from gateway.adapters.twiml import Links
 from gateway.domain.events import EventSink
 from gateway.services import escalation
 from gateway.services.transfers import TransferService, utc_now
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.telephony import build_client
-from gateway.web import api, health, pages, reports_api, voice
+from gateway.web import api, health, pages, reports_api, request_log, voice
 from gateway.web.afterwards import AfterResponse
 from gateway.web.context import EXTENSION, Gateway
 from routing.engine import Router
@@ -83,7 +84,7 @@ def create_app(
     service = TransferService(
         router=router or _router(settings),
         twilio=twilio_client or _twilio(settings),
-        sink=event_sink or RQSink(event_queue(redis_connection(settings))),
+        sink=ActivityLog(event_sink or RQSink(event_queue(redis_connection(settings)))),
         store=TransferStore(redis),
         flow=flow or settings.flow,
         links=Links(settings.public_base_url),
@@ -94,6 +95,7 @@ def create_app(
         cipher=Cipher.from_settings(settings),
     )
     app = Flask(__name__)
+    request_log.init_app(app)
     # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.
     app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1

@@ -42,6 +42,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from gateway.adapters.store.privacy import TransferRecord
+from gateway.adapters.traced import TracedQueue
 from gateway.domain.events import Event
 from gateway.settings import Settings
 
@@ -103,7 +104,7 @@ def redis_connection(settings: Settings) -> redis.Redis:
 
 def event_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
     """The queue the store-writing jobs go through, with the JSON serializer."""
-    return Queue(name, connection=connection, serializer=JSONSerializer)
+    return TracedQueue(name, connection=connection, serializer=JSONSerializer)
 
 
 def pending_key(queue_name: str) -> str:

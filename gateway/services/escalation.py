@@ -60,6 +60,7 @@ from gateway.adapters.live_state import (
     Transfer,
     still_open,
 )
+from gateway.adapters.traced import TracedQueue
 from gateway.domain.events import EventKind
 from gateway.services.transfers import (
     FINAL_CALL_STATUSES,
@@ -120,7 +121,7 @@ STILL_CALLING = (
 
 def escalation_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
     """The RQ queue of escalation watchdog jobs (JSON serializer, never pickle)."""
-    return Queue(name, connection=connection, serializer=JSONSerializer)
+    return TracedQueue(name, connection=connection, serializer=JSONSerializer)
 
 
 class Watchdog:
