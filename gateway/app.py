@@ -25,6 +25,7 @@ from gateway.adapters.live_state import TransferStore
 from gateway.adapters.queueing import RQSink, event_queue, redis_connection
 from gateway.adapters.records import RQRecorder, TransferRecorder
 from gateway.adapters.store.privacy import Cipher
+from gateway.adapters.traced import ActivityLog
 from gateway.adapters.twiml import Links
 from gateway.adapters.watchdog import Watchdog, escalation_queue
 from gateway.domain.events import EventSink
@@ -32,7 +33,7 @@ from gateway.services.escalation import Escalations
 from gateway.services.transfers import TransferService, utc_now
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.telephony import Telephony, build_client
-from gateway.web import api, pages, reports_api, voice
+from gateway.web import api, health, pages, reports_api, request_log, voice
 from gateway.web.afterwards import AfterResponse
 from gateway.web.context import EXTENSION, Gateway
 from routing.engine import Router
@@ -79,7 +80,7 @@ def create_app(
     service = TransferService(
         router=router or _router(settings),
         telephony=Telephony(twilio_client or _twilio(settings)),
-        sink=event_sink or RQSink(event_queue(redis_connection(settings))),
+        sink=ActivityLog(event_sink or RQSink(event_queue(redis_connection(settings)))),
         store=TransferStore(redis),
         flow=flow or settings.flow,
         links=Links(settings.public_base_url),
@@ -90,6 +91,7 @@ def create_app(
         cipher=Cipher.from_settings(settings),
     )
     app = Flask(__name__)
+    request_log.init_app(app)
     # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.
     app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1
@@ -108,6 +110,8 @@ def create_app(
     reports_api.init_app(app, settings)
     app.register_blueprint(reports_api.bp)
     app.register_blueprint(pages.bp)
+    engine = app.extensions[reports_api.EXTENSION].engine
+    health.init_app(app, health.Probes(redis, engine, lambda: service.router.tables.version))
     return app
 
 

@@ -8,6 +8,14 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+from gateway.tracing import configure_logging
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Before a worker loads the app: its log lines go to stderr as JSON (gateway.tracing)."""
+    del server, worker  # gunicorn passes them; nothing here needs them
+    configure_logging()
+
 
 def post_worker_init(worker: Any) -> None:
     """Once a worker has loaded the app, keep Python's cyclic GC off what it loaded.

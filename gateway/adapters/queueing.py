@@ -41,6 +41,7 @@ from rq.serializers import JSONSerializer
 
 from gateway.adapters.connections import QUEUE, redis_client
 from gateway.adapters.store.privacy import TransferRecord
+from gateway.adapters.traced import TracedQueue
 from gateway.domain.events import Event
 from gateway.settings import Settings
 
@@ -93,7 +94,7 @@ def redis_connection(settings: Settings) -> redis.Redis:
 
 def event_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
     """The queue the store-writing jobs go through, with the JSON serializer."""
-    return Queue(name, connection=connection, serializer=JSONSerializer)
+    return TracedQueue(name, connection=connection, serializer=JSONSerializer)
 
 
 def pending_key(queue_name: str) -> str:

@@ -18,6 +18,8 @@ import redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
+from gateway.adapters.traced import TracedQueue
+
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "escalations"
@@ -35,7 +37,7 @@ FAILURE_TTL_S = 24 * 3600
 
 def escalation_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
     """The RQ queue of watchdog jobs (JSON serializer, never pickle)."""
-    return Queue(name, connection=connection, serializer=JSONSerializer)
+    return TracedQueue(name, connection=connection, serializer=JSONSerializer)
 
 
 class Watchdog:

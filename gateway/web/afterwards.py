@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from functools import partial
 
 from flask import Response, after_this_request, g, has_request_context
@@ -67,7 +68,8 @@ class AfterResponse:
             pending = []
             setattr(g, _PENDING, pending)
             after_this_request(partial(self._attach, pending))
-        pending.append(work)
+        # Its log lines and the jobs it enqueues still belong to this request (its id).
+        pending.append(partial(copy_context().run, work))
 
     def _attach(self, pending: list[Work], response: Response) -> Response:
         response.call_on_close(partial(self._start, pending))

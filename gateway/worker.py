@@ -1,0 +1,56 @@
+"""The RQ worker as the Procfile runs it: `python -m gateway.worker [rq worker options]`.
+
+`TracedWorker` is rq's SimpleWorker (each job in the worker's own process) that logs one
+JSON line per job, with the id of the web request that enqueued it (job.meta, see
+gateway.adapters.traced), and holds that id while the job runs, so the job's own log lines
+carry it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from rq.job import Job
+from rq.queue import Queue
+from rq.worker import SimpleWorker
+
+from gateway.adapters.traced import META_REQUEST_ID
+from gateway.tracing import REQUEST_ID, configure_logging
+
+log = logging.getLogger("gateway.worker")
+
+
+class TracedWorker(SimpleWorker):
+    """SimpleWorker that logs each job with the request id it was enqueued under."""
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        token = REQUEST_ID.set((job.meta or {}).get(META_REQUEST_ID))
+        started = time.perf_counter()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            fields = {
+                "request_id": REQUEST_ID.get(),
+                "job_id": job.id,
+                "job": job.func_name,
+                "queue": queue.name,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            log.info("job", extra={"fields": fields})
+            REQUEST_ID.reset(token)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run `rq worker` with the given options, logging as JSON; exits with rq's status."""
+    from rq.cli.cli import main as rq_main
+
+    configure_logging()
+    args = list(sys.argv[1:] if argv is None else argv)
+    rq_main(args=["worker", *args], prog_name="rq")
+
+
+if __name__ == "__main__":
+    main()
