@@ -126,6 +126,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_tables_validate(args: argparse.Namespace, settings: Settings) -> int:
     from routing.counties import load_layer
+    from routing.table_warnings import table_warnings
     from routing.tables import load_tables
 
     path = Path(args.path) if args.path else settings.tables_dir
@@ -135,6 +136,9 @@ def cmd_tables_validate(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(tables.county_centers)} counties, {len(tables.overlays)} overlays, "
         f"{len(tables.psaps)} PSAPs, {len(tables.partnerships)} partnerships"
     )
+    flow = settings.flow
+    for warning in table_warnings(tables, flow.psap_api_keys.values(), flow.center_api_keys.values()):
+        print(f"warning: {warning}")
     return 0
 
 

@@ -606,7 +606,7 @@ def _dial_plan(
             if center.is_open(at):
                 plan.append(center_id)
             else:
-                notes.append(f"{center.name} is closed ({center.hours.text})")
+                notes.append(f"{center.name} is {center.closed_because(at)}")
     plan.append(tables.national_backup)
     return plan
 

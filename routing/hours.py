@@ -11,16 +11,20 @@ Days are ``mon`` ... ``sun`` (or full names), ranges of days (``mon-fri``, ``fri
 (``sat, sun``) or ``daily``. A day may have several windows (``08:00-12:00, 13:00-17:00``).
 A window whose end is at or before its start runs past midnight: ``fri 22:00-06:00`` is open
 from Friday 22:00 to Saturday 06:00. ``24:00`` may end a window (``00:00-24:00`` is a whole day).
+
+Beside the weekly hours a center may list holidays (a date with hours of its own, or closed)
+and temporary closures (from a local date and time until another); see `parse_holidays`
+and `parse_closures`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import time
+from datetime import date, datetime, time
 
 from routing.errors import RoutingError
-from routing.model import Hours, Window
+from routing.model import Closure, Holiday, Hours, Window
 
 ALWAYS = "24/7"
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -161,3 +165,112 @@ def _time(text: str, *, may_be_midnight_end: bool) -> time:
         allowed = "00:00 to 24:00" if may_be_midnight_end else "00:00 to 23:59"
         raise HoursError(f"'{text}' is not a time of day ({allowed})")
     return time(hour, minute)
+
+
+# -- holidays and temporary closures ---------------------------------------------------------
+
+CLOSED = "closed"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}")
+_HOLIDAY_EXAMPLE = '{date: "2026-12-25", name: Christmas Day, hours: closed}'
+_CLOSURE_EXAMPLE = '{from: "2026-12-01 08:00", until: "2026-12-01 12:00", reason: new phones}'
+
+
+def parse_holidays(spec: object) -> tuple[Holiday, ...]:
+    """Parse a list of holidays, each a date, a name and its hours ("closed" or time ranges).
+
+    Raises:
+        HoursError: naming the holiday (by its position or date) and what is wrong.
+    """
+    items = _entries(spec, _HOLIDAY_EXAMPLE)
+    holidays = [_holiday(item, n) for n, item in enumerate(items, 1)]
+    days = [h.day for h in holidays]
+    twice = sorted({d for d in days if days.count(d) > 1})
+    if twice:
+        raise HoursError(f"{twice[0]} is listed more than once")
+    return tuple(sorted(holidays, key=lambda h: h.day))
+
+
+def parse_closures(spec: object) -> tuple[Closure, ...]:
+    """Parse a list of temporary closures, each from and until a local date and time.
+
+    Raises:
+        HoursError: naming the closure (by its position) and what is wrong.
+    """
+    items = _entries(spec, _CLOSURE_EXAMPLE)
+    return tuple(_closure(item, n) for n, item in enumerate(items, 1))
+
+
+def _entries(spec: object, example: str) -> list[Mapping[object, object]]:
+    if not isinstance(spec, list) or not all(isinstance(i, Mapping) for i in spec):
+        raise HoursError(f"must be a list of entries such as - {example}")
+    return spec
+
+
+def _fields(item: Mapping[object, object], where: str, keys: tuple[str, ...]) -> list[object]:
+    unknown = [str(k) for k in item if k not in keys]
+    if unknown:
+        raise HoursError(f"{where}: unknown key '{unknown[0]}' (use {', '.join(keys)})")
+    missing = [k for k in keys if item.get(k) is None]
+    if missing:
+        raise HoursError(f"{where}: missing '{missing[0]}'")
+    return [item[k] for k in keys]
+
+
+def _holiday(item: Mapping[object, object], n: int) -> Holiday:
+    where = f"#{n}"
+    day_value, name, hours = _fields(item, where, ("date", "name", "hours"))
+    day = _date(day_value, where)
+    where = str(day)
+    if not isinstance(name, str) or not name.strip():
+        raise HoursError(f"{where}: name must be text, such as Christmas Day")
+    if isinstance(hours, str) and hours.strip().lower() == CLOSED:
+        return Holiday(day, name.strip())
+    if not isinstance(hours, str):
+        raise HoursError(f'{where}: hours must be "closed" or time ranges such as "10:00-14:00"')
+    spans = []
+    for text in hours.split(","):
+        try:
+            start, end = _span(text)
+        except HoursError as exc:
+            raise HoursError(f"{where}: {exc}") from None
+        if end != time(0) and end <= start:
+            raise HoursError(f"{where}: '{text.strip()}' must end on the same day (by 24:00)")
+        spans.append((start, end))
+    return Holiday(day, name.strip(), tuple(spans))
+
+
+def _closure(item: Mapping[object, object], n: int) -> Closure:
+    where = f"#{n}"
+    start_value, end_value, reason = _fields(item, where, ("from", "until", "reason"))
+    start, end = _local_time(start_value, where, "from"), _local_time(end_value, where, "until")
+    if end <= start:
+        raise HoursError(f"{where}: 'until' ({end:%Y-%m-%d %H:%M}) must come after 'from'")
+    if not isinstance(reason, str) or not reason.strip():
+        raise HoursError(f"{where}: reason must be text, such as phone system upgrade")
+    return Closure(start, end, reason.strip())
+
+
+def _date(value: object, where: str) -> date:
+    # YAML reads an unquoted 2026-12-25 as a date already.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise HoursError(f'{where}: date must be a day such as "2026-12-25", got {value!r}')
+
+
+def _local_time(value: object, where: str, key: str) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str) and _LOCAL_TIME.fullmatch(value.strip()):
+        try:
+            return datetime.fromisoformat(value.strip().replace(" ", "T"))
+        except ValueError:
+            pass
+    raise HoursError(
+        f'{where}: {key} must be a local date and time such as "2026-12-01 08:00", got {value!r}'
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -40,15 +40,66 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Holiday:
+    """A date with hours of its own, from 00:00 to 24:00 local time: `spans` () is closed.
+
+    A span's `end` of 00:00 means midnight at the end of the day.
+    """
+
+    day: date
+    name: str
+    spans: tuple[tuple[time, time], ...] = ()
+
+    def is_open(self, now: time) -> bool:
+        return any(s <= now and (now < e or e == time(0)) for s, e in self.spans)
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A temporary closure (a move, an outage), local times, `start` included, `end` not."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
 class Hours:
-    """When a center answers. `always` means 24/7; otherwise the weekly windows apply."""
+    """When a center answers. `always` means 24/7; otherwise the weekly windows apply.
+
+    Holidays replace the weekly hours on their date; closures close the center whatever the
+    other hours say (a 24/7 center too).
+    """
 
     always: bool
     windows: tuple[Window, ...] = ()
     text: str = "24/7"
+    holidays: tuple[Holiday, ...] = ()
+    closures: tuple[Closure, ...] = ()
 
     def is_open(self, at: datetime, tz: ZoneInfo) -> bool:
         """Whether the center is open at an aware datetime `at`, judged in its own time zone."""
+        local = at.astimezone(tz).replace(tzinfo=None)
+        if self._closure(local) is not None:
+            return False
+        holiday = self._holiday(local.date())
+        if holiday is not None:
+            return holiday.is_open(local.time())
+        return self.weekly_open(at, tz)
+
+    def closed_because(self, at: datetime, tz: ZoneInfo) -> str:
+        """Why the center is closed at `at`, in words for a note (it is assumed closed)."""
+        local = at.astimezone(tz).replace(tzinfo=None)
+        closure = self._closure(local)
+        if closure is not None:
+            return f"closed until {closure.end:%Y-%m-%d %H:%M}: {closure.reason}"
+        holiday = self._holiday(local.date())
+        if holiday is not None:
+            return f"closed for {holiday.name}"
+        return f"closed ({self.text})"
+
+    def weekly_open(self, at: datetime, tz: ZoneInfo) -> bool:
+        """Whether the weekly hours alone (no holiday, no closure) are open at `at`."""
         if self.always:
             return True
         local = at.astimezone(tz)
@@ -62,6 +113,12 @@ class Hours:
             if overnight and w.weekday == yesterday and now < w.end:
                 return True
         return False
+
+    def _closure(self, local: datetime) -> Closure | None:
+        return next((c for c in self.closures if c.start <= local < c.end), None)
+
+    def _holiday(self, day: date) -> Holiday | None:
+        return next((h for h in self.holidays if h.day == day), None)
 
 
 @dataclass(frozen=True)
@@ -90,6 +147,9 @@ class Center:
 
     def is_open(self, at: datetime) -> bool:
         return self.hours.is_open(at, ZoneInfo(self.timezone))
+
+    def closed_because(self, at: datetime) -> str:
+        return self.hours.closed_because(at, ZoneInfo(self.timezone))
 
 
 @dataclass(frozen=True)

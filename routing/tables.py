@@ -21,14 +21,16 @@ import difflib
 import hashlib
 import json
 import re
+import tempfile
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import phonenumbers
 import shapely
 import yaml
@@ -38,7 +40,7 @@ from shapely.geometry.base import BaseGeometry
 
 from routing.counties import County, CountyLayer
 from routing.errors import RoutingError, TableError, TablesInvalid
-from routing.hours import HoursError, parse_hours
+from routing.hours import HoursError, parse_closures, parse_holidays, parse_hours
 from routing.model import (
     TRANSFERABLE_RISKS,
     Center,
@@ -71,6 +73,25 @@ RING_TIMEOUT_BOUNDS_S = (5, 120)
 VERSION_LENGTH = 12
 """Hex digits of the sha256 digest kept as RoutingTables.version (enough to tell sets apart)."""
 
+# Limits on what a table set may hold, so that a hostile or mistaken file is refused with a
+# clear reason in about a second instead of exhausting memory or the interpreter's stack.
+# Each is far above what a whole state needs (the sample's largest file is 3 KB).
+MAX_TABLE_FILE_BYTES = 1_000_000
+"""Per YAML file: about 7,000 centers. PyYAML reads about 200 KB a second."""
+MAX_OVERLAY_FILE_BYTES = 10_000_000
+"""Per GeoJSON overlay: a detailed reservation boundary is a few hundred KB."""
+MAX_SET_BYTES = 50_000_000
+"""Every file of a set together."""
+MAX_NESTING_DEPTH = 32
+"""Lists and mappings inside one another; a table needs about 6, a GeoJSON file about 8."""
+MAX_YAML_ALIASES = 100
+"""`*name` references in one YAML file (each may repeat a whole subtree)."""
+MAX_OVERLAY_VERTICES = 250_000
+"""Points in one overlay polygon; validity checks grow faster than linearly with them."""
+MAX_SET_VERTICES = 1_000_000
+"""Points in every overlay of a set together."""
+
+_T = TypeVar("_T")
 _ID = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _FIPS = re.compile(r"[0-9]{5}")
@@ -127,6 +148,66 @@ def load_tables(path: Path, layer: CountyLayer) -> RoutingTables:
         version=_version(ctx.contents),
         source=str(path),
     )
+
+
+def read_table_files(path: Path) -> dict[str, bytes]:
+    """The files of the table set in `path` that `load_tables` would look at, by relative path.
+
+    That is every YAML file at the top and every GeoJSON file in overlays/ (a misnamed
+    table or an unused overlay is then reported by `load_tables`, not silently dropped).
+    Other files (README.md) are left out: they do not route.
+
+    Raises:
+        TablesInvalid: `path` is not a directory, or a file is beyond its size limit.
+    """
+    ctx = _Context(root=path, layer=CountyLayer((), (), {}))  # no county is looked up
+    if not path.is_dir():
+        ctx.add(str(path), "directory", "not a directory of routing tables")
+        raise TablesInvalid(ctx.problems)
+    names = [p.name for p in sorted(path.iterdir()) if p.suffix in (".yaml", ".yml")]
+    overlays = path / OVERLAY_DIR
+    if overlays.is_dir():
+        names += [
+            f"{OVERLAY_DIR}/{p.name}"
+            for p in sorted(overlays.iterdir())
+            if p.suffix in (".geojson", ".json") and p.is_file()
+        ]
+    for name in names:
+        limit = MAX_OVERLAY_FILE_BYTES if name.startswith(OVERLAY_DIR) else MAX_TABLE_FILE_BYTES
+        _read_bounded(ctx, name, limit)
+    if ctx.problems:
+        raise TablesInvalid(ctx.problems)
+    return ctx.contents
+
+
+def load_table_files(files: Mapping[str, bytes], layer: CountyLayer, source: str) -> RoutingTables:
+    """Load and validate a table set given as its files (`read_table_files`' form).
+
+    Args:
+        files: relative path -> content.
+        layer: as for `load_tables`.
+        source: what `RoutingTables.source` says (such as "published version 1a2b3c4d5e6f").
+
+    Raises:
+        TablesInvalid: as `load_tables`; a path leaving the set is refused too.
+    """
+    with tempfile.TemporaryDirectory(prefix="tables-") as folder:
+        root = Path(folder)
+        for name, content in files.items():
+            target = (root / name).resolve()
+            if not target.is_relative_to(root.resolve()) or name.count("/") > 1:
+                raise TablesInvalid([TableError(name, "file", "not a path inside a table set")])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        return replace(load_tables(root, layer), source=source)
+
+
+def content_digest(files: Mapping[str, bytes]) -> str:
+    """The sha256 of a set's files, by name; its first VERSION_LENGTH digits are its version."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -244,6 +325,8 @@ class _Context:
     layer: CountyLayer
     problems: list[TableError] = field(default_factory=list)
     contents: dict[str, bytes] = field(default_factory=dict)
+    vertices: int = 0  # points in every overlay read so far
+    too_large: set[str] = field(default_factory=set)  # files refused unread
     unusable: set[str] = field(default_factory=set)  # files that are missing or do not parse
     center_refs: list[_Ref] = field(default_factory=list)
     psap_refs: list[_Ref] = field(default_factory=list)
@@ -262,12 +345,41 @@ class _Ref:
     where: str = ""
 
 
+class _TooLarge(yaml.MarkedYAMLError):
+    """A YAML file nested too deep or with too many aliases (a limit, not a syntax error)."""
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate keys.
+    """A SafeLoader that refuses duplicate keys and bounds nesting and aliases.
 
     Plain PyYAML silently keeps the last of two equal keys, so a center with two `number:`
-    lines would quietly dial the second one.
+    lines would quietly dial the second one. Its composer recurses once per level, so
+    50,000 nested brackets would end in a RecursionError rather than a problem report.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _TooLarge(
+                    problem=f"more than {MAX_YAML_ALIASES} aliases (*name)",
+                    problem_mark=self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+        self._depth += 1
+        if self._depth > MAX_NESTING_DEPTH:
+            raise _TooLarge(
+                problem=f"nested more than {MAX_NESTING_DEPTH} levels deep",
+                problem_mark=self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: dict[Hashable, int] = {}
@@ -296,12 +408,17 @@ def _load_yaml(ctx: _Context, name: str) -> object | None:
             ctx.unusable.add(name)
             ctx.add(name, "file", "missing: every table set needs this file")
         return None
-    raw = path.read_bytes()
-    ctx.contents[name] = raw
+    raw = _read_bounded(ctx, name, MAX_TABLE_FILE_BYTES)
+    if raw is None:
+        ctx.unusable.add(name)
+        return None
     try:
         data = yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)  # a SafeLoader
     except UnicodeDecodeError as exc:
         ctx.add(name, "file", f"not UTF-8 text (bad byte at offset {exc.start})")
+    except _TooLarge as exc:
+        mark = exc.problem_mark
+        ctx.add(name, f"line {mark.line + 1}" if mark else "file", f"too large: {exc.problem}")
     except yaml.MarkedYAMLError as exc:
         ctx.add(name, *_yaml_problem(exc))
     except yaml.YAMLError as exc:
@@ -310,6 +427,25 @@ def _load_yaml(ctx: _Context, name: str) -> object | None:
         return {} if data is None else data
     ctx.unusable.add(name)
     return None
+
+
+def _read_bounded(ctx: _Context, relative: str, limit: int) -> bytes | None:
+    """The bytes of a file of the set, or None (reported) when it or the set is too large.
+
+    The size is checked before reading, so a 1 GB file costs nothing.
+    """
+    size = (ctx.root / relative).stat().st_size
+    total = sum(len(b) for b in ctx.contents.values()) + size
+    if size > limit or total > MAX_SET_BYTES:
+        ctx.too_large.add(relative)
+        reason = f"{size:,} bytes, the limit is {limit:,}"
+        if size <= limit:
+            reason = f"the table set would exceed {MAX_SET_BYTES:,} bytes in all"
+        ctx.add(relative, "file", f"too large: {reason}")
+        return None
+    raw = (ctx.root / relative).read_bytes()
+    ctx.contents[relative] = raw
+    return raw
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
@@ -458,11 +594,20 @@ class _Entry:
         return value
 
     def hours(self, key: str) -> Hours | None:
+        """The weekly hours under `key`, with the entry's holidays and closures, if any."""
+        hours = self._parsed(key, parse_hours)
+        holidays = self._parsed("holidays", parse_holidays) if self.has("holidays") else ()
+        closures = self._parsed("closures", parse_closures) if self.has("closures") else ()
+        if hours is None or holidays is None or closures is None:
+            return None
+        return replace(hours, holidays=holidays, closures=closures)
+
+    def _parsed(self, key: str, parse: Callable[[object], _T]) -> _T | None:
         value = self.fields.get(key)
         if value is None:
             return None
         try:
-            return parse_hours(value)
+            return parse(value)
         except HoursError as exc:
             self._bad(key, str(exc))
             return None
@@ -632,7 +777,14 @@ def _read_center(ctx: _Context, raw: object, index: int) -> _CenterRow:
         label,
         raw,
         required=("id", "name", "number", "timezone", "hours"),
-        optional=("languages", "ring_timeout_seconds", "backups", "national_backup"),
+        optional=(
+            "languages",
+            "ring_timeout_seconds",
+            "backups",
+            "national_backup",
+            "holidays",
+            "closures",
+        ),
     )
     cid, name, number = e.identifier("id"), e.text("name"), e.phone("number")
     timezone, hours = e.timezone("timezone"), e.hours("hours")
@@ -810,14 +962,37 @@ def _read_overlay_file(e: _Entry, file: str) -> BaseGeometry | None:
         e.problem(f"file: '{file}' does not exist")
         return None
     relative = path.relative_to(root).as_posix()
-    raw = path.read_bytes()
-    e.ctx.contents[relative] = raw
+    raw = _read_bounded(e.ctx, relative, MAX_OVERLAY_FILE_BYTES)
+    if raw is None:
+        e.valid = False
+        return None
+    if json_depth(raw) > MAX_NESTING_DEPTH:
+        e.problem(f"too large: nested more than {MAX_NESTING_DEPTH} levels deep", file=relative)
+        return None
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, or NaN and Infinity
         e.problem(f"not valid GeoJSON: {exc}", file=relative)
         return None
     return _overlay_geometry(e, relative, data)
+
+
+_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"]*"')
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep the lists and objects of a JSON text nest, without parsing it.
+
+    Python's json parser recurses once per level, so the depth is measured first: escapes,
+    then strings are removed (two linear passes: no backtracking on hostile input), then a
+    running sum of opening minus closing brackets gives the depth at each point.
+    """
+    text = _JSON_STRING.sub(b"", _JSON_ESCAPE.sub(b"", raw))
+    brackets = np.frombuffer(text, dtype=np.uint8)
+    step = np.isin(brackets, (ord("["), ord("{"))).astype(np.int32)
+    step -= np.isin(brackets, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max(initial=0))
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -833,6 +1008,7 @@ def _overlay_geometry(e: _Entry, file: str, data: object) -> BaseGeometry | None
     parts = []
     for number, geometry in enumerate(geometries, 1):
         reason, polygon = _polygon(geometry)
+        reason = reason or _vertex_problem(e.ctx, polygon)
         if reason:
             where = f"geometry {number}: " if len(geometries) > 1 else ""
             e.problem(where + reason, file=file)
@@ -851,6 +1027,17 @@ def _geojson_geometries(data: object) -> list[object]:
     if data.get("type") == "Feature":
         return [_feature_geometry(data)]
     return [data]
+
+
+def _vertex_problem(ctx: _Context, polygon: BaseGeometry | None) -> str | None:
+    # Counted per geometry as they are read, so a huge file stops at its first excess.
+    before = ctx.vertices
+    ctx.vertices += int(shapely.get_num_coordinates(polygon)) if polygon is not None else 0
+    if ctx.vertices - before > MAX_OVERLAY_VERTICES:
+        return f"too large: more than {MAX_OVERLAY_VERTICES:,} points in one polygon"
+    if ctx.vertices > MAX_SET_VERTICES:
+        return f"too large: the overlays would have more than {MAX_SET_VERTICES:,} points in all"
+    return None
 
 
 def _feature_geometry(feature: object) -> object:
@@ -884,7 +1071,8 @@ def _check_unused_overlay_files(ctx: _Context) -> None:
         return
     for path in sorted(folder.iterdir()):
         relative = f"{OVERLAY_DIR}/{path.name}"
-        if path.suffix in (".geojson", ".json") and relative not in ctx.contents:
+        used = relative in ctx.contents or relative in ctx.too_large
+        if path.suffix in (".geojson", ".json") and not used:
             ctx.add(
                 relative, "file", f"not used by any overlay in {CATCHMENTS}; add one or remove it"
             )
@@ -1136,24 +1324,38 @@ def _backup_cycles(rows: list[_CenterRow], national: str | None) -> list[list[st
     cycles: list[list[str]] = []
     found: set[frozenset[str]] = set()
     done: set[str] = set()
-
-    def visit(node: str, path: list[str]) -> None:
-        path.append(node)
-        for nxt in graph.get(node, ()):
-            if nxt in path:
-                cycle = [*path[path.index(nxt) :], nxt]
-                if frozenset(cycle) not in found:
-                    found.add(frozenset(cycle))
-                    cycles.append(cycle)
-            elif nxt not in done and nxt in graph:
-                visit(nxt, path)
-        path.pop()
-        done.add(node)
-
-    for node in graph:
-        if node not in done:
-            visit(node, [])
+    for root in graph:
+        if root not in done:
+            _walk_backups(graph, root, done, found, cycles)
     return cycles
+
+
+def _walk_backups(
+    graph: Mapping[str, Sequence[str]],
+    root: str,
+    done: set[str],
+    found: set[frozenset[str]],
+    cycles: list[list[str]],
+) -> None:
+    # Depth first with an explicit stack: a chain of thousands of centers must not reach
+    # the interpreter's recursion limit.
+    path, on_path = [root], {root}
+    pending = [iter(graph.get(root, ()))]
+    while pending:
+        nxt = next(pending[-1], None)
+        if nxt is None:
+            on_path.discard(path[-1])
+            done.add(path.pop())
+            pending.pop()
+        elif nxt in on_path:
+            cycle = [*path[path.index(nxt) :], nxt]
+            if frozenset(cycle) not in found:
+                found.add(frozenset(cycle))
+                cycles.append(cycle)
+        elif nxt not in done and nxt in graph:
+            path.append(nxt)
+            on_path.add(nxt)
+            pending.append(iter(graph[nxt]))
 
 
 def _check_language_lines(ctx: _Context, centers: _Centers) -> None:
@@ -1218,7 +1420,4 @@ def _county_name(layer: CountyLayer, fips: str) -> str:
 
 def _version(contents: Mapping[str, bytes]) -> str:
     """A digest of every file read, by name, so any edit (or rename) changes the version."""
-    digest = hashlib.sha256()
-    for name in sorted(contents):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(contents[name]).digest())
-    return digest.hexdigest()[:VERSION_LENGTH]
+    return content_digest(contents)[:VERSION_LENGTH]

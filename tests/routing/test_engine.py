@@ -13,6 +13,7 @@ from routing.engine import Router, Snapshot
 from routing.errors import LocationError, RoutingError, TablesInvalid, UnknownZipError
 from routing.index import CountyIndex
 from routing.location import Civic, LocationQuery, Point, Shape
+from routing.model import RoutingTables
 from routing.shapes import circle
 from routing.tables import DEFAULT_TABLES_DIR, load_tables
 
@@ -229,15 +230,20 @@ def test_a_bad_table_never_replaces_the_good_one_in_use(
     assert reloadable.route(LocationQuery(geo=Point(*KCK), at=WEDNESDAY)).center_id == "kc-kansas"
 
 
+def reload_edited(router: Router, tmp_path: Path, old: str, new: str) -> RoutingTables:
+    """Reload `router` with a copy of the sample whose centers.yaml has `old` replaced."""
+    copy = tmp_path / "tables"
+    shutil.copytree(DEFAULT_TABLES_DIR, copy)
+    centers = copy / "centers.yaml"
+    centers.write_text(centers.read_text().replace(old, new))
+    return router.reload(copy)
+
+
 def test_a_good_table_reload_takes_effect_for_the_next_decision(
     router: Router, tmp_path: Path
 ) -> None:
     reloadable = Router(router.snapshot)
-    copy = tmp_path / "tables"
-    shutil.copytree(DEFAULT_TABLES_DIR, copy)
-    centers = next(copy.glob("centers.y*ml"))
-    centers.write_text(centers.read_text().replace("Sample KC Kansas Crisis Line", "Renamed Line"))
-    tables = reloadable.reload(copy)
+    tables = reload_edited(reloadable, tmp_path, "Sample KC Kansas Crisis Line", "Renamed Line")
     assert tables.version != router.tables.version
     decision = reloadable.route(LocationQuery(geo=Point(*KCK), at=WEDNESDAY))
     assert decision.center_name == "Renamed Line"
@@ -254,3 +260,23 @@ def test_the_routing_core_imports_no_web_queue_or_database_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_center_on_holiday_passes_the_caller_on_and_the_note_names_the_holiday(
+    router: Router, tmp_path: Path
+) -> None:
+    reloadable = Router(router.snapshot)
+    reload_edited(
+        reloadable,
+        tmp_path,
+        "    ring_timeout_seconds: 30\n",
+        "    ring_timeout_seconds: 30\n"
+        "    holidays: [{date: 2026-11-25, name: Staff Training Day, hours: closed}]\n",
+    )
+
+    decision = route(reloadable, geo=Point(*PRAIRIE_NATION))  # Wednesday 2026-11-25
+
+    assert decision["center_id"] == "ks-statewide"
+    assert "Sample Prairie Nation Crisis Line is closed for Staff Training Day" in str(
+        decision["explanation"]
+    )

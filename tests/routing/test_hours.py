@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routing.hours import HoursError, parse_hours
+from routing.hours import HoursError, parse_closures, parse_holidays, parse_hours
 from routing.model import Hours, Window
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -202,3 +202,101 @@ def test_any_text_either_parses_or_raises_hours_error(text: str) -> None:
 
 def _weekdays(text: str) -> list[int]:
     return sorted({w.weekday for w in parse_hours(text).windows})
+
+
+# -- holidays and temporary closures -----------------------------------------------------------
+
+
+def with_exceptions(weekly: object, holidays: object = None, closures: object = None) -> Hours:
+    hours = parse_hours(weekly)
+    return Hours(
+        hours.always,
+        hours.windows,
+        hours.text,
+        parse_holidays(holidays) if holidays is not None else (),
+        parse_closures(closures) if closures is not None else (),
+    )
+
+
+def test_a_holiday_marked_closed_closes_a_24_7_center_for_that_whole_day() -> None:
+    hours = with_exceptions(
+        "24/7", [{"date": "2024-03-08", "name": "Staff day", "hours": "closed"}]
+    )
+
+    assert not hours.is_open(chicago(2024, 3, FRIDAY, 0), CHICAGO)
+    assert not hours.is_open(chicago(2024, 3, FRIDAY, 23, 59), CHICAGO)
+    assert hours.is_open(chicago(2024, 3, SATURDAY, 0), CHICAGO)
+    assert hours.closed_because(chicago(2024, 3, FRIDAY, 12), CHICAGO) == "closed for Staff day"
+
+
+def test_holiday_hours_replace_the_weekly_hours_on_their_date_only() -> None:
+    holiday = {"date": date(2024, 3, 4), "name": "Short day", "hours": "10:00-14:00"}
+    hours = with_exceptions({"mon-fri": "08:00-20:00"}, [holiday])
+
+    assert not hours.is_open(chicago(2024, 3, MONDAY, 9), CHICAGO)
+    assert hours.is_open(chicago(2024, 3, MONDAY, 10), CHICAGO)
+    assert not hours.is_open(chicago(2024, 3, MONDAY, 14), CHICAGO)
+    assert hours.is_open(chicago(2024, 3, 5, 9), CHICAGO)  # Tuesday keeps its weekly hours
+
+
+def test_holiday_hours_may_run_to_midnight_but_not_past_it() -> None:
+    late = with_exceptions("24/7", [{"date": "2024-03-04", "name": "Eve", "hours": "18:00-24:00"}])
+    assert late.is_open(chicago(2024, 3, MONDAY, 23, 59), CHICAGO)
+
+    with pytest.raises(HoursError, match="must end on the same day"):
+        parse_holidays([{"date": "2024-03-04", "name": "Eve", "hours": "18:00-02:00"}])
+
+
+def test_a_temporary_closure_closes_the_center_from_its_start_until_its_end() -> None:
+    closure = {"from": "2024-03-04 08:00", "until": "2024-03-04 12:00", "reason": "new phones"}
+    hours = with_exceptions("24/7", closures=[closure])
+
+    assert hours.is_open(chicago(2024, 3, MONDAY, 7, 59), CHICAGO)
+    assert not hours.is_open(chicago(2024, 3, MONDAY, 8), CHICAGO)
+    assert hours.is_open(chicago(2024, 3, MONDAY, 12), CHICAGO)
+    assert hours.closed_because(chicago(2024, 3, MONDAY, 9), CHICAGO) == (
+        "closed until 2024-03-04 12:00: new phones"
+    )
+
+
+def test_closures_are_judged_in_the_centers_own_time_zone() -> None:
+    closure = {"from": "2024-03-04 08:00", "until": "2024-03-04 09:00", "reason": "drill"}
+    hours = with_exceptions("24/7", closures=[closure])
+
+    # 08:30 in New York is 07:30 in Chicago: the Chicago center is still open.
+    assert hours.is_open(datetime(2024, 3, 4, 8, 30, tzinfo=NEW_YORK), CHICAGO)
+    assert not hours.is_open(datetime(2024, 3, 4, 9, 30, tzinfo=NEW_YORK), CHICAGO)
+
+
+@pytest.mark.parametrize(
+    ("holidays", "message"),
+    [
+        ("2024-12-25", "must be a list of entries"),
+        ([{"date": "25/12/2024", "name": "X", "hours": "closed"}], "date must be a day such as"),
+        ([{"date": "2024-02-30", "name": "X", "hours": "closed"}], "date must be a day such as"),
+        ([{"date": "2024-12-25", "hours": "closed"}], "#1: missing 'name'"),
+        ([{"date": "2024-12-25", "name": "X", "hours": "shut"}], "is not a time range"),
+        ([{"date": "2024-12-25", "name": "X", "hours": 600}], 'must be "closed" or time ranges'),
+        ([{"date": "2024-12-25", "name": "X", "hours": "closed", "note": 1}], "unknown key 'note'"),
+        (
+            [{"date": "2024-12-25", "name": "X", "hours": "closed"}] * 2,
+            "^2024-12-25 is listed more than once",
+        ),
+    ],
+)
+def test_a_mistaken_holiday_is_explained(holidays: object, message: str) -> None:
+    with pytest.raises(HoursError, match=message):
+        parse_holidays(holidays)
+
+
+@pytest.mark.parametrize(
+    ("closure", "message"),
+    [
+        ({"from": "2024-03-04", "until": "2024-03-05 08:00", "reason": "x"}, "from must be a"),
+        ({"from": "2024-03-04 08:00", "until": "2024-03-04 08:00", "reason": "x"}, "after 'from'"),
+        ({"from": "2024-03-04 08:00", "until": "2024-03-04 09:00", "reason": " "}, "reason must"),
+    ],
+)
+def test_a_mistaken_closure_is_explained(closure: dict[str, str], message: str) -> None:
+    with pytest.raises(HoursError, match=message):
+        parse_closures([closure])

@@ -1340,3 +1340,51 @@ def _replace(data: object, path: tuple[str | int, ...], value: object) -> object
     assert isinstance(data, dict | list)
     data[head] = _replace(data[head], rest, value) if rest else value  # type: ignore[index]
     return data
+
+
+# --------------------------------------------------------------------------------------------
+# Holidays and temporary closures
+
+
+PRAIRIE_HOURS = """    hours:
+      mon-fri: "08:00-17:00"
+    ring_timeout_seconds: 30"""
+
+
+def test_a_centers_holidays_and_closures_are_read_with_its_hours(
+    tables: Path, layer: CountyLayer
+) -> None:
+    edit(
+        tables / CENTERS,
+        PRAIRIE_HOURS,
+        PRAIRIE_HOURS
+        + """
+    holidays:
+      - {date: 2026-11-26, name: Thanksgiving Day, hours: closed}
+    closures:
+      - {from: "2026-12-01 08:00", until: "2026-12-01 12:00", reason: new phone system}""",
+    )
+
+    hours = load_tables(tables, layer).centers["prairie-nation"].hours
+
+    assert [(h.day.isoformat(), h.name, h.spans) for h in hours.holidays] == [
+        ("2026-11-26", "Thanksgiving Day", ())
+    ]
+    assert [c.reason for c in hours.closures] == ["new phone system"]
+
+
+def test_a_mistaken_holiday_is_reported_on_its_center(tables: Path, layer: CountyLayer) -> None:
+    edit(
+        tables / CENTERS,
+        PRAIRIE_HOURS,
+        PRAIRIE_HOURS
+        + "\n    holidays:\n      - {date: 2026-11-26, name: Thanksgiving, hours: shut}",
+    )
+
+    assert problems(tables, layer) == [
+        (
+            CENTERS,
+            "center prairie-nation",
+            "holidays: 2026-11-26: 'shut' is not a time range such as 08:00-20:00",
+        )
+    ]
