@@ -137,7 +137,9 @@ def cmd_tables_validate(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(tables.psaps)} PSAPs, {len(tables.partnerships)} partnerships"
     )
     flow = settings.flow
-    for warning in table_warnings(tables, flow.psap_api_keys.values(), flow.center_api_keys.values()):
+    for warning in table_warnings(
+        tables, flow.psap_api_keys.values(), flow.center_api_keys.values()
+    ):
         print(f"warning: {warning}")
     return 0
 
