@@ -192,14 +192,15 @@ class Snapshot:
                 taken |= inside
         return centers
 
-    def shape_shares(self, shape: BaseGeometry) -> tuple[list[Candidate], int, int]:
+    def shape_shares(self, shape: BaseGeometry) -> tuple[list[Candidate], list[int], int]:
         """Greatest-overlap ranking (NENA i3) of the centers a shape covers.
 
         Overlays take their area first, in priority order; counties share what is left.
 
         Returns:
-            Candidates by share (ties: center id), the index of the county with the largest
-            share (NO_COUNTY if none), and the overlay with the largest share (-1 if none).
+            Candidates by share (ties: center id), the indexes of the counties the shape
+            covers outside overlays, largest share first, and the overlay with the largest
+            share (-1 if none).
         """
         total = shape.area
         by_center: dict[str, float] = {}
@@ -217,18 +218,15 @@ class Snapshot:
             rest = rest.difference(overlay.geometry)
         shares, _outside = area_shares(rest, self.index.geometries, self.index.tree)
         rest_fraction = rest.area / total if total else 0.0
-        best_county = NO_COUNTY
         for s in shares:  # largest share first, so a center's county is its largest one
             center = self.county_center[s.index] or self.tables.national_backup
             by_center[center] = by_center.get(center, 0.0) + s.share * rest_fraction
             county_of.setdefault(center, self.layer.counties[s.index].fips)
-        if shares:
-            best_county = shares[0].index
         ranked = sorted(by_center.items(), key=lambda item: (-item[1], item[0]))
         candidates = [Candidate(c, share, county_of[c]) for c, share in ranked if share > 0]
         if best_overlay >= 0 and shares and best_overlay_share < shares[0].share * rest_fraction:
             best_overlay = -1
-        return candidates, best_county, best_overlay
+        return candidates, [s.index for s in shares], best_overlay
 
 
 class Router:
@@ -345,7 +343,7 @@ def _place_point(snap: Snapshot, lon: float, lat: float, how: str) -> Placement 
     near = [county_index] if county_index != NO_COUNTY else []
     if snap.index.cell_is_inside(lon, lat) is None and snap.index.tolerance_m > 0:
         disk = circle(lat, lon, snap.index.tolerance_m, _TOLERANCE_SEGMENTS)
-        near = snap.index.near(disk, county_index)
+        near = snap.index.near(disk, [county_index])
     if county_index == NO_COUNTY and overlay_index < 0:
         if not near:
             return None
@@ -418,14 +416,12 @@ def _tolerance_candidates(
 
 
 def _near_line(snap: Snapshot, near: list[int]) -> str:
-    """'near the Wyandotte County, KS / Clay County, MO line (...)'."""
+    """'near the Wyandotte County, KS / Clay County, MO line, within ... tolerance'."""
     labels = " / ".join(snap.layer.counties[i].label for i in near[:4])
     more = f" and {len(near) - 4} more" if len(near) > 4 else ""
     lines = "line" if len(near) == 2 else "lines"
-    return (
-        f"near the {labels}{more} {lines} "
-        f"(the county map is good to about {snap.index.tolerance_m:.0f} m)"
-    )
+    tolerance = snap.index.tolerance_m
+    return f"near the {labels}{more} {lines}, within the county map's {tolerance:.0f} m tolerance"
 
 
 def _place_circle(snap: Snapshot, point: Point) -> Placement | None:
@@ -467,11 +463,12 @@ def _place_shape(
 ) -> Placement | None:
     """Greatest overlap wins; `grown` (default: the shape grown by the layer's tolerance)
     says which other counties the caller could be in."""
-    candidates, county_index, overlay_index = snap.shape_shares(shape)
+    candidates, counties, overlay_index = snap.shape_shares(shape)
     if not candidates:
         return None
+    county_index = counties[0] if counties else NO_COUNTY
     area = grown if grown is not None else grow(shape, snap.index.tolerance_m)
-    near = snap.index.near(area, county_index)
+    near = snap.index.near(area, counties)
     ambiguous = len(candidates) > 1 and candidates[1].share >= AMBIGUITY_THRESHOLD
     if ambiguous:
         names = ", ".join(

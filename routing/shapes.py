@@ -9,6 +9,7 @@ projection's constant scale cancels out.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -47,12 +48,18 @@ def ellipse(
     """
     theta = math.radians(orientation_deg)
     kx = metres_per_degree_lon(lat)
-    t = np.linspace(0.0, 2.0 * math.pi, segments, endpoint=False)
+    cos_t, sin_t = _unit_circle(segments)
     # Axis-aligned ellipse with its major axis pointing north, then rotated clockwise.
-    north, east = semi_major_m * np.cos(t), semi_minor_m * np.sin(t)
+    north, east = semi_major_m * cos_t, semi_minor_m * sin_t
     rn = north * math.cos(theta) - east * math.sin(theta)
     re = north * math.sin(theta) + east * math.cos(theta)
     return Polygon(np.column_stack((lon + re / kx, lat + rn / METRES_PER_DEGREE_LAT)))
+
+
+@lru_cache(maxsize=8)
+def _unit_circle(segments: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    t = np.linspace(0.0, 2.0 * math.pi, segments, endpoint=False)
+    return np.cos(t), np.sin(t)
 
 
 def circle(lat: float, lon: float, radius_m: float, segments: int = DEFAULT_SEGMENTS) -> Polygon:
