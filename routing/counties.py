@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -109,10 +110,12 @@ class CountyLayer:
 _KINDS = ("cityandborough", "censusarea", "municipality", "municipio", "borough", "parish")
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _name_key(name: str) -> str:
     """Case, spaces and dots ignored: "St. Louis City", "saint louis city", "LaSalle"."""
-    key = name.lower().replace("saint ", "st. ")
-    return "".join(ch for ch in key if ch.isalnum())
+    return _NOT_ALNUM.sub("", name.lower().replace("saint ", "st. "))
 
 
 def _polygonal(geometry: dict[str, Any], where: str) -> BaseGeometry:

@@ -32,7 +32,7 @@ from routing.errors import RoutingError
 from routing.index import NO_COUNTY, CountyIndex, area_shares
 from routing.location import Civic, LocationQuery, Point, Shape
 from routing.model import Center, RoutingTables
-from routing.shapes import circle, grow
+from routing.shapes import across_antimeridian, circle, grow
 from routing.zips import lookup_zip
 from routing.zips import preload as preload_zips
 
@@ -84,6 +84,8 @@ class Decision:
         tables_version: which routing tables decided.
         county_candidates: 5-digit FIPS codes of every county the caller could really be in,
             best first: the stated uncertainty grown by the county layer's own tolerance.
+        location_confidence: the percent confidence the sender stated for the shape that
+            placed the caller (RFC 7459), used as given; None when not stated.
     """
 
     method: str
@@ -104,6 +106,7 @@ class Decision:
     explanation: str
     tables_version: str
     county_candidates: tuple[str, ...] = ()
+    location_confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (the CLI's and the API's answer)."""
@@ -189,14 +192,15 @@ class Snapshot:
                 taken |= inside
         return centers
 
-    def shape_shares(self, shape: BaseGeometry) -> tuple[list[Candidate], int, int]:
+    def shape_shares(self, shape: BaseGeometry) -> tuple[list[Candidate], list[int], int]:
         """Greatest-overlap ranking (NENA i3) of the centers a shape covers.
 
         Overlays take their area first, in priority order; counties share what is left.
 
         Returns:
-            Candidates by share (ties: center id), the index of the county with the largest
-            share (NO_COUNTY if none), and the overlay with the largest share (-1 if none).
+            Candidates by share (ties: center id), the indexes of the counties the shape
+            covers outside overlays, largest share first, and the overlay with the largest
+            share (-1 if none).
         """
         total = shape.area
         by_center: dict[str, float] = {}
@@ -214,18 +218,15 @@ class Snapshot:
             rest = rest.difference(overlay.geometry)
         shares, _outside = area_shares(rest, self.index.geometries, self.index.tree)
         rest_fraction = rest.area / total if total else 0.0
-        best_county = NO_COUNTY
         for s in shares:  # largest share first, so a center's county is its largest one
             center = self.county_center[s.index] or self.tables.national_backup
             by_center[center] = by_center.get(center, 0.0) + s.share * rest_fraction
             county_of.setdefault(center, self.layer.counties[s.index].fips)
-        if shares:
-            best_county = shares[0].index
         ranked = sorted(by_center.items(), key=lambda item: (-item[1], item[0]))
         candidates = [Candidate(c, share, county_of[c]) for c, share in ranked if share > 0]
         if best_overlay >= 0 and shares and best_overlay_share < shares[0].share * rest_fraction:
             best_overlay = -1
-        return candidates, best_county, best_overlay
+        return candidates, [s.index for s in shares], best_overlay
 
 
 class Router:
@@ -286,14 +287,14 @@ class Router:
 
 
 def _place(snap: Snapshot, query: LocationQuery) -> Placement:
-    notes: list[str] = []
+    notes: list[str] = list(query.notes)
     if query.geo is not None:
         placed = _place_geo(snap, query.geo)
         if placed is not None:
             return placed
         notes.append("the location is outside every county in the layer")
     if query.civic is not None:
-        placed = _place_civic(snap, query.civic)
+        placed = _place_civic(snap, query.civic, notes, fallback=query.psap_id is not None)
         if placed is not None:
             return _with_notes(placed, notes)
         notes.append("the civic address names no county or ZIP code the gateway knows")
@@ -328,8 +329,13 @@ def _place_geo(snap: Snapshot, geo: Point | Shape) -> Placement | None:
     if isinstance(geo, Point):
         if geo.radius_m:
             return _place_circle(snap, geo)
-        return _place_point(snap, geo.lon, geo.lat, "point")
-    return _place_shape(snap, geo.geometry, geo.description)
+        return _place_point(snap, geo.lon, geo.lat, "point" + _confidence(geo.confidence))
+    return _place_shape(snap, geo.geometry, geo.description + _confidence(geo.confidence))
+
+
+def _confidence(confidence: float | None) -> str:
+    """' at 68 % confidence' when the sender stated one (RFC 7459); the shape is used as is."""
+    return "" if confidence is None else f" at {confidence:g} % confidence"
 
 
 def _place_point(snap: Snapshot, lon: float, lat: float, how: str) -> Placement | None:
@@ -337,7 +343,7 @@ def _place_point(snap: Snapshot, lon: float, lat: float, how: str) -> Placement 
     near = [county_index] if county_index != NO_COUNTY else []
     if snap.index.cell_is_inside(lon, lat) is None and snap.index.tolerance_m > 0:
         disk = circle(lat, lon, snap.index.tolerance_m, _TOLERANCE_SEGMENTS)
-        near = snap.index.near(disk, county_index)
+        near = snap.index.near(disk, [county_index])
     if county_index == NO_COUNTY and overlay_index < 0:
         if not near:
             return None
@@ -410,26 +416,26 @@ def _tolerance_candidates(
 
 
 def _near_line(snap: Snapshot, near: list[int]) -> str:
-    """'near the Wyandotte County, KS / Clay County, MO line (...)'."""
+    """'near the Wyandotte County, KS / Clay County, MO line, within ... tolerance'."""
     labels = " / ".join(snap.layer.counties[i].label for i in near[:4])
     more = f" and {len(near) - 4} more" if len(near) > 4 else ""
     lines = "line" if len(near) == 2 else "lines"
-    return (
-        f"near the {labels}{more} {lines} "
-        f"(the county map is good to about {snap.index.tolerance_m:.0f} m)"
-    )
+    tolerance = snap.index.tolerance_m
+    return f"near the {labels}{more} {lines}, within the county map's {tolerance:.0f} m tolerance"
 
 
 def _place_circle(snap: Snapshot, point: Point) -> Placement | None:
     radius = point.radius_m or 0.0
-    how = f"point ±{radius:.0f} m"
+    how = f"point ±{radius:.0f} m{_confidence(point.confidence)}"
     # Fast path: the whole circle's bounding box sits inside one grid cell that lies wholly
     # inside one county, and no overlay is near: the circle cannot cross a boundary.
     cell = snap.index.cell_is_inside(point.lon, point.lat)
-    shape = circle(point.lat, point.lon, radius)
+    shape = across_antimeridian(circle(point.lat, point.lon, radius))
     if cell is not None and _within_box(shape.bounds, cell) and not _near_overlay(snap, shape):
         return _place_point(snap, point.lon, point.lat, how)
-    grown = circle(point.lat, point.lon, radius + snap.index.tolerance_m, _TOLERANCE_SEGMENTS)
+    grown = across_antimeridian(
+        circle(point.lat, point.lon, radius + snap.index.tolerance_m, _TOLERANCE_SEGMENTS)
+    )
     placed = _place_shape(snap, shape, how, grown)
     if placed is not None and not placed.ambiguous:
         # The circle is within one center's area: the point itself decided.
@@ -457,11 +463,12 @@ def _place_shape(
 ) -> Placement | None:
     """Greatest overlap wins; `grown` (default: the shape grown by the layer's tolerance)
     says which other counties the caller could be in."""
-    candidates, county_index, overlay_index = snap.shape_shares(shape)
+    candidates, counties, overlay_index = snap.shape_shares(shape)
     if not candidates:
         return None
+    county_index = counties[0] if counties else NO_COUNTY
     area = grown if grown is not None else grow(shape, snap.index.tolerance_m)
-    near = snap.index.near(area, county_index)
+    near = snap.index.near(area, counties)
     ambiguous = len(candidates) > 1 and candidates[1].share >= AMBIGUITY_THRESHOLD
     if ambiguous:
         names = ", ".join(
@@ -481,26 +488,43 @@ def _place_shape(
     )
 
 
-def _place_civic(snap: Snapshot, civic: Civic) -> Placement | None:
-    county: County | None = None
-    how = "civic address"
+def _place_civic(
+    snap: Snapshot, civic: Civic, notes: list[str], fallback: bool = False
+) -> Placement | None:
+    """Place a caller by ZIP code, or by state and county (A1/A2).
+
+    A civic address whose postal code is malformed or unknown is still placed by its A1/A2
+    when they name a county, with a note. A bare ZIP that is unusable stays an error (the
+    caller gave nothing else), unless the PSAP is known (`fallback`): then, as for an
+    unknown county name, routing falls through to the PSAP's area. Notes go to `notes`.
+    """
+    by_name = (
+        snap.layer.find_by_name(civic.state, civic.county) if civic.state and civic.county else None
+    )
     if civic.postal_code:
-        info = lookup_zip(civic.postal_code)
-        how = f"ZIP {info.zip}"
-        if info.county_fips:
-            county = snap.layer.get(info.county_fips)
-        if county is None:
-            # No county for this ZIP (or none in an administrator's own layer by that FIPS
-            # code): its centre point still places it.
-            placed = _place_point(snap, info.lon, info.lat, f"ZIP {info.zip} centroid")
-            return None if placed is None else replace(placed, method="civic")
-    elif civic.state and civic.county:
-        county = snap.layer.find_by_name(civic.state, civic.county)
-    if county is None:
+        try:
+            return _place_zip(snap, civic.postal_code)
+        except RoutingError as exc:
+            if by_name is None and not fallback and not (civic.state or civic.county):
+                raise
+            instead = "; placed by its state and county (A1/A2) instead" if by_name else ""
+            notes.append(f"postal code {civic.postal_code!r} is unusable ({exc}){instead}")
+    if by_name is None:
         return None
+    index = snap.layer.index_of(by_name.fips)
+    return _placement_for(snap, "civic", index, -1, snap.county_center[index], "civic address")
+
+
+def _place_zip(snap: Snapshot, postal_code: str) -> Placement | None:
+    info = lookup_zip(postal_code)
+    county = snap.layer.get(info.county_fips) if info.county_fips else None
+    if county is None:
+        # No county for this ZIP (or none in an administrator's own layer by that FIPS
+        # code): its centre point still places it.
+        placed = _place_point(snap, info.lon, info.lat, f"ZIP {info.zip} centroid")
+        return None if placed is None else replace(placed, method="civic")
     index = snap.layer.index_of(county.fips)
-    center = snap.county_center[index]
-    return _placement_for(snap, "civic", index, -1, center, how)
+    return _placement_for(snap, "civic", index, -1, snap.county_center[index], f"ZIP {info.zip}")
 
 
 def _place_psap(snap: Snapshot, psap_id: str) -> Placement:
@@ -570,6 +594,9 @@ def _decide(
         explanation=_explain(tables, placement, center, notes, area),
         tables_version=tables.version,
         county_candidates=placement.county_candidates,
+        location_confidence=(
+            query.geo.confidence if query.geo and placement.method in ("point", "shape") else None
+        ),
     )
 
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shapely.geometry import Polygon
+from shapely.geometry import MultiPolygon, Polygon
 
 from routing.errors import LocationError
 
@@ -38,6 +38,7 @@ class Point:
     lat: float
     lon: float
     radius_m: float | None = None
+    confidence: float | None = None  # percent, when the sender stated it (RFC 7459)
 
     def __post_init__(self) -> None:
         lat = _finite("latitude", self.lat)
@@ -58,6 +59,12 @@ class Point:
                     "too coarse to locate a county"
                 )
             object.__setattr__(self, "radius_m", radius)
+        _check_confidence(self.confidence)
+
+
+def _check_confidence(confidence: float | None) -> None:
+    if confidence is not None and not 0.0 < _finite("confidence", confidence) <= 100.0:
+        raise LocationError(f"confidence {confidence} is not a percentage in (0, 100]")
 
 
 @dataclass(frozen=True)
@@ -65,14 +72,19 @@ class Shape:
     """An uncertainty area in longitude/latitude, e.g. an RFC 5491 circle, ellipse or polygon.
 
     Attributes:
-        geometry: a valid polygon, coordinates as (longitude, latitude).
+        geometry: a valid polygon (two, for a shape split at the antimeridian), coordinates as
+            (longitude, latitude).
         description: how a call-taker would say it, e.g. "circle ±300 m".
+        confidence: the percent chance the caller is inside, when the sender stated it (RFC
+            7459); the shape is used as given, never rescaled.
     """
 
-    geometry: Polygon
+    geometry: Polygon | MultiPolygon
     description: str
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
+        _check_confidence(self.confidence)
         if self.geometry.is_empty or not self.geometry.is_valid:
             raise LocationError(f"{self.description}: the shape is empty or self-intersecting")
         minx, miny, maxx, maxy = self.geometry.bounds
@@ -105,6 +117,8 @@ class LocationQuery:
         language: an ISO 639-1 code when the caller asked for another language ("es").
         veteran: the caller asked for the Veterans Crisis Line.
         at: when the call is routed (hours); now when None.
+        notes: what reading the location showed that the decision should say (e.g. a
+            PIDF-LO that held nothing usable).
     """
 
     geo: Point | Shape | None = None
@@ -114,3 +128,4 @@ class LocationQuery:
     language: str | None = None
     veteran: bool = False
     at: datetime | None = field(default=None, compare=False)
+    notes: tuple[str, ...] = ()

@@ -2,9 +2,14 @@
 
 A PIDF-LO (RFC 4119) is a presence document whose <gp:geopriv> elements, inside a <tuple>,
 <dm:device> or <dm:person> (RFC 4479), each carry one or more <gp:location-info>. A
-location-info holds a geodetic shape (RFC 5491), a civic address (RFC 5139), or both. The
-first usable shape and the first usable civic address in document order are taken, since
-RFC 5491 asks senders to put the best location first.
+location-info holds a geodetic shape (RFC 5491, bare or in RFC 4119's <gml:location>
+wrapper), a civic address (RFC 5139, or RFC 4119's older civicLoc), or both, and may state
+its confidence (RFC 7459). Locations are taken in RFC 5491's order: every <dm:device> first
+(it is where the phone is), then <tuple>, then <dm:person>, document order within each; the
+first usable shape and the first usable civic address win.
+
+A well-formed PIDF-LO that holds nothing usable is not an error: it comes back empty with a
+note, so routing can fall back to the transferring PSAP's area and say why.
 
 The document comes from another network, so it is parsed as hostile: size-capped, with DTDs,
 entities and external references refused, and every number checked before it becomes a
@@ -16,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeVar
 from xml.etree.ElementTree import Element, ParseError
@@ -34,6 +39,9 @@ GP = "urn:ietf:params:xml:ns:pidf:geopriv10"
 GML = "http://www.opengis.net/gml"
 GS = "http://www.opengis.net/pidflo/1.0"
 CA = "urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr"
+CL = "urn:ietf:params:xml:ns:pidf:geopriv10:civicLoc"  # RFC 4119's civic format
+DM = "urn:ietf:params:xml:ns:pidf:data-model"
+CON = "urn:ietf:params:xml:ns:geopriv:conf"
 
 # Real PIDF-LOs are a few kilobytes; even a 200-corner polygon stays under 16 KiB. The cap
 # bounds parse time and memory whatever a sender puts in the body.
@@ -41,8 +49,13 @@ MAX_DOCUMENT_BYTES = 64 * 1024
 
 # RFC 5491 allows only WGS 84: EPSG 4326 (lat lon) and EPSG 4979 (lat lon altitude). OGC's
 # CRS84 is deliberately not matched: it is longitude first and would swap every coordinate.
+# Spellings in use: "urn:ogc:def:crs:EPSG::4326" (RFC 5491), "urn:ogc:def:crs:EPSG:4326"
+# (RFC 5222's example), "urn:ogc:def:crs:EPSG:6.6:4326", the http URI, and RFC 4119's
+# "epsg:4326".
 _CRS = re.compile(
-    r"(?:urn:ogc:def:crs:EPSG:[\d.]*:|https?://www\.opengis\.net/def/crs/EPSG/[\d.]+/|EPSG:)(\d+)"
+    r"(?:urn:ogc:def:crs:EPSG:(?:[\d.]*:)?|https?://www\.opengis\.net/def/crs/EPSG/[\d.]+/|EPSG:)"
+    r"(\d+)",
+    re.IGNORECASE,
 )
 _WGS84_DIMENSIONS = {"4326": 2, "4979": 3}
 
@@ -71,17 +84,19 @@ def _q(namespace: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class PidfLocation:
-    """What a PIDF-LO says about where the caller is. At least one of geo and civic is set.
+    """What a PIDF-LO says about where the caller is.
 
     Attributes:
         geo: the first usable shape; a circle or sphere is a `Point` with its radius.
         civic: the first usable civic address.
         method: how the location was found, from <gp:method> ("GPS", "Cell", "Manual"...).
+        notes: why geo and civic are both None, when they are (for LocationQuery.notes).
     """
 
     geo: Point | Shape | None
     civic: Civic | None
     method: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def parse_pidf(document: bytes | str) -> PidfLocation:
@@ -91,12 +106,13 @@ def parse_pidf(document: bytes | str) -> PidfLocation:
         document: the PIDF-LO XML, at most `MAX_DOCUMENT_BYTES` long.
 
     Returns:
-        The first usable geodetic shape and the first usable civic address in the document.
+        The first usable geodetic shape and the first usable civic address (devices first,
+        see the module docstring); both None, with a note, when there is none.
 
     Raises:
         LocationError: the document is too big, not well-formed, declares a DTD or entities,
-            is not a PIDF, holds no location, or holds a shape with impossible values
-            (latitude beyond ±90, NaN, a negative radius, an unknown unit or CRS).
+            is not a PIDF, or holds a shape with impossible values (latitude beyond ±90, NaN,
+            a negative radius, an unknown unit or CRS, a confidence beyond 100 %).
     """
     root = _parse_xml(document)
     if root.tag != _q(PIDF, "presence"):
@@ -105,14 +121,15 @@ def parse_pidf(document: bytes | str) -> PidfLocation:
         )
     infos = [
         (info, _method(geopriv))
-        for geopriv in root.iter(_q(GP, "geopriv"))
+        for holder in sorted(root, key=_precedence)
+        for geopriv in holder.iter(_q(GP, "geopriv"))
         for info in geopriv.iterfind(_q(GP, "location-info"))
     ]
     geo: Point | Shape | None
     geo, geo_method = _first(infos, _geo_in)
     civic, civic_method = _first(infos, _civic_in)
     if geo is None and civic is None:
-        raise LocationError(_no_location_message([info for info, _ in infos]))
+        return PidfLocation(None, None, notes=(_no_location_message([i for i, _ in infos]),))
     return PidfLocation(
         geo=geo, civic=civic, method=geo_method if geo is not None else civic_method
     )
@@ -157,6 +174,15 @@ def _first(
     return None, None
 
 
+# RFC 5491: a device's location is the phone's own; a person's may be where they said they
+# are. Python's sort is stable, so document order holds within each kind.
+_PRECEDENCE = {_q(DM, "device"): 0, _q(PIDF, "tuple"): 1, _q(DM, "person"): 2}
+
+
+def _precedence(element: Element) -> int:
+    return _PRECEDENCE.get(element.tag, 3)
+
+
 def _method(geopriv: Element) -> str | None:
     return _text(geopriv.find(_q(GP, "method")))
 
@@ -178,11 +204,30 @@ def _no_location_message(infos: list[Element]) -> str:
 
 
 def _geo_in(info: Element) -> Point | Shape | None:
-    for child in info:
+    for child in _unwrapped(info):
         parse = _SHAPES.get(child.tag)
         if parse is not None:
-            return parse(child)
+            return _with_confidence(parse(child), info)
     return None
+
+
+def _unwrapped(info: Element) -> list[Element]:
+    """The location-info's children, with RFC 4119's <gml:location> wrapper opened."""
+    children: list[Element] = []
+    for child in info:
+        children.extend(list(child) if child.tag == _q(GML, "location") else [child])
+    return children
+
+
+def _with_confidence(geo: Point | Shape, info: Element) -> Point | Shape:
+    """The shape with its RFC 7459 confidence, used as given: never rescaled to 95 %."""
+    element = info.find(_q(CON, "confidence"))
+    if element is None:
+        return geo
+    confidence = _number((element.text or "").strip() or "?", "confidence")
+    if not 0 < confidence <= 100:
+        raise LocationError(f"confidence {confidence:g} is not a percentage in (0, 100]")
+    return replace(geo, confidence=confidence)
 
 
 def _point(element: Element) -> Point:
@@ -205,7 +250,7 @@ def _ellipse(element: Element, kind: str) -> Shape:
     if major <= 0 or minor <= 0:
         raise LocationError(f"{kind} axes must be positive, got {major:g} m and {minor:g} m")
     polygon = shapes.ellipse(lat, lon, major, minor, orientation)
-    return Shape(polygon, f"{kind} {major:.0f}×{minor:.0f} m")
+    return _shape(polygon, f"{kind} {major:.0f}×{minor:.0f} m")
 
 
 def _polygon(element: Element, kind: str = "polygon", dimension: int | None = None) -> Shape:
@@ -216,7 +261,7 @@ def _polygon(element: Element, kind: str = "polygon", dimension: int | None = No
     shell = _ring(exterior, kind, dimension)
     interiors = element.iterfind(f"{_q(GML, 'interior')}/{_q(GML, 'LinearRing')}")
     holes = [_ring(ring, kind, dimension) for ring in interiors]
-    return Shape(Polygon(shell, holes), kind)
+    return _shape(Polygon(shell, holes), kind)
 
 
 def _prism(element: Element) -> Shape:
@@ -239,7 +284,14 @@ def _arc_band(element: Element) -> Shape:
         )
     if not 0 < opening <= 360:
         raise LocationError(f"arc band opening angle {opening:g}° is not within (0, 360]")
-    return Shape(_arc_band_polygon(lat, lon, inner, outer, start, opening), "arc band")
+    return _shape(_arc_band_polygon(lat, lon, inner, outer, start, opening), "arc band")
+
+
+def _shape(polygon: Polygon, description: str) -> Shape:
+    """A Shape, split in two when it crosses ±180° longitude."""
+    if not polygon.is_valid:
+        return Shape(polygon, description)  # refused there, with the reason
+    return Shape(shapes.across_antimeridian(polygon), description)
 
 
 def _arc_band_polygon(
@@ -298,7 +350,36 @@ def _dimension(element: Element) -> int | None:
 
 
 def _centre(element: Element, kind: str) -> tuple[float, float]:
+    coordinates = element.find(_q(GML, "coordinates"))
+    if element.find(_q(GML, "pos")) is None and coordinates is not None:
+        return _sexagesimal(coordinates.text, kind)
     return _position(element.find(_q(GML, "pos")), kind, _dimension(element))
+
+
+# RFC 4119's example point: <gml:coordinates>37:46:30N 122:25:10W</gml:coordinates>.
+_DMS = re.compile(r"(\d{1,3}):(\d{1,2}):(\d{1,2}(?:\.\d+)?)([NSEW])", re.IGNORECASE)
+
+
+def _sexagesimal(text: str | None, kind: str) -> tuple[float, float]:
+    """(lat, lon) from RFC 4119's degrees:minutes:seconds with hemisphere letters.
+
+    Only that form is read: GML 2's bare "x,y" coordinates do not say which is latitude.
+    """
+    values: dict[str, float] = {}
+    for token in (text or "").split():
+        match = _DMS.fullmatch(token)
+        if match is None:
+            raise LocationError(
+                f"{kind} coordinates {(text or '').strip()!r}: only RFC 4119's "
+                "'37:46:30N 122:25:10W' form is understood; use <gml:pos>"
+            )
+        d, m, sec, hemisphere = match.groups()
+        value = int(d) + int(m) / 60 + float(sec) / 3600
+        axis = "lat" if hemisphere.upper() in "NS" else "lon"
+        values[axis] = -value if hemisphere.upper() in "SW" else value
+    if set(values) != {"lat", "lon"}:
+        raise LocationError(f"{kind} coordinates need one latitude (N/S) and one longitude (E/W)")
+    return _lat_lon(values["lat"], values["lon"], kind)
 
 
 def _position(pos: Element | None, kind: str, dimension: int | None) -> tuple[float, float]:
@@ -406,11 +487,15 @@ def _measure(element: Element | None, what: str, units: Mapping[str, float], kin
     return value * units[match.group(1)]
 
 
-# Civic addresses (RFC 5139).
+# Civic addresses (RFC 5139, and RFC 4119's civicLoc with the same field names).
+
+# RFC 4119 spelled its element <cl:civilAddress>; some senders use civicAddress in that
+# namespace too.
+_CIVIC_ELEMENTS = (_q(CA, "civicAddress"), _q(CL, "civilAddress"), _q(CL, "civicAddress"))
 
 
 def _civic_in(info: Element) -> Civic | None:
-    address = info.find(_q(CA, "civicAddress"))
+    address = next((c for c in _unwrapped(info) if c.tag in _CIVIC_ELEMENTS), None)
     if address is None:
         return None
     fields = _civic_fields(address)
@@ -434,7 +519,7 @@ def _civic_fields(address: Element) -> dict[str, str]:
     primary one.
     """
     fields: dict[str, str] = {}
-    prefix = f"{{{CA}}}"
+    prefix = address.tag.partition("}")[0] + "}"
     for child in address:
         text = " ".join((child.text or "").split())
         if child.tag.startswith(prefix) and text:

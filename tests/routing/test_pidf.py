@@ -37,6 +37,7 @@ def pidf(location_info: str, method: str = "GPS") -> str:
           xmlns:gml="http://www.opengis.net/gml"
           xmlns:gs="http://www.opengis.net/pidflo/1.0"
           xmlns:ca="urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr"
+          xmlns:con="urn:ietf:params:xml:ns:geopriv:conf"
           entity="pres:test@example.invalid">
   <tuple id="t1">
     <status>
@@ -376,23 +377,29 @@ def test_unknown_shape_is_passed_over_for_a_later_usable_one() -> None:
 # Documents without a location.
 
 
-def test_pidf_without_any_location_info_is_refused() -> None:
+def test_pidf_without_any_location_info_comes_back_empty_with_a_note() -> None:
     document = pidf("").replace("<gp:location-info></gp:location-info>", "")
 
-    with pytest.raises(LocationError, match="no <gp:location-info>"):
-        parse_pidf(document)
+    found = parse_pidf(document)
+
+    assert (found.geo, found.civic) == (None, None)
+    assert "no <gp:location-info>" in found.notes[0]
 
 
-def test_location_info_with_only_unknown_content_is_refused_naming_it() -> None:
+def test_location_info_with_only_unknown_content_is_noted_naming_it() -> None:
     line = "<gml:LineString><gml:posList>39.1 -94.6 39.2 -94.7</gml:posList></gml:LineString>"
 
-    with pytest.raises(LocationError, match="found <LineString>"):
-        parse_pidf(pidf(line))
+    found = parse_pidf(pidf(line))
+
+    assert (found.geo, found.civic) == (None, None)
+    assert "found <LineString>" in found.notes[0]
 
 
 def test_empty_civic_address_is_not_a_location() -> None:
-    with pytest.raises(LocationError, match="no usable location"):
-        parse_pidf(pidf("<ca:civicAddress><ca:A1>  </ca:A1></ca:civicAddress>"))
+    found = parse_pidf(pidf("<ca:civicAddress><ca:A1>  </ca:A1></ca:civicAddress>"))
+
+    assert found.civic is None
+    assert "no usable location" in found.notes[0]
 
 
 def test_document_that_is_not_pidf_is_refused() -> None:
