@@ -28,8 +28,9 @@ from gateway.adapters.store.privacy import Cipher
 from gateway.adapters.twiml import Links
 from gateway.adapters.watchdog import Watchdog, escalation_queue
 from gateway.domain.events import EventSink
+from gateway.services.dialing import utc_now
 from gateway.services.escalation import Escalations
-from gateway.services.transfers import TransferService, utc_now
+from gateway.services.transfers import TransferService
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.telephony import Telephony, build_client
 from gateway.web import api, pages, reports_api, voice
