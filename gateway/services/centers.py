@@ -54,7 +54,7 @@ class CenterLine:
     """The transfer's dial plan, as a `Line` for the dialer."""
 
     name, key, refused = "center", "a", "failed"
-    answer_path, status_path = "/voice/whisper", "/voice/center-status"
+    answer_endpoint, status_endpoint = "voice.whisper", "voice.center_status"
 
     def __init__(self, calls: Calls) -> None:
         self.calls = calls
@@ -110,22 +110,10 @@ class CenterLine:
             self.calls.after(partial(self.redirect_caller, transfer))
 
     def ended(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
-        assert isinstance(attempt, Attempt)
-        notes.add(
-            EventKind.DIAL_RESULT,
-            f"result:{index}",
-            center_id=attempt.center_id,
-            status=attempt.result,
-        )
+        _dial_result(notes, f"result:{index}", attempt, attempt.result)
 
     def answered(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
-        assert isinstance(attempt, Attempt)
-        notes.add(
-            EventKind.DIAL_RESULT,
-            f"answered:{index}",
-            center_id=attempt.center_id,
-            status="answered",
-        )
+        _dial_result(notes, f"answered:{index}", attempt, "answered")
 
     def stuck(self, attempt: Attempt | EscalationAttempt, status: str) -> str | None:
         # Past the deadline (the transfer service checks): a counselor hearing the whisper
@@ -137,11 +125,16 @@ class CenterLine:
         if not transfer.caller_sid:
             return
         try:
-            url = self.calls.links.url("/voice/returned", t=transfer.id)
+            url = self.calls.links.url("voice.returned", t=transfer.id)
             self.calls.telephony.redirect(transfer.caller_sid, url)
         except TelephonyError:
             # The caller's leg stays in the waiting room, still with 911: nothing is lost.
             log.warning("could not redirect the caller of %s", transfer.id)
+
+
+def _dial_result(notes: Notes, key: str, attempt: Attempt | EscalationAttempt, status: str) -> None:
+    assert isinstance(attempt, Attempt)
+    notes.add(EventKind.DIAL_RESULT, key, center_id=attempt.center_id, status=status)
 
 
 def give_back(transfer: Transfer, notes: Notes, reason: str) -> Dial:
@@ -282,7 +275,7 @@ class Counselors:
         if self.caller_still_there(transfer):
             # The counselor steps out of the room for a few seconds: the caller must not
             # wonder whether anyone is still there.
-            self.calls.announce(transfer, transfer.caller_sid, "/voice/announce/stay")
+            self.calls.announce(transfer, transfer.caller_sid, "voice.announce_stay")
             return
         self.end_leg(transfer.id, counselor_sid)
 
@@ -295,11 +288,13 @@ class Counselors:
 
     def _after_join(self, transfer: Transfer, sid: str, join: Join) -> None:
         if join.kind == JoinKind.HANDED_OFF:
-            self.calls.announce(transfer, transfer.caller_sid, "/voice/announce")
+            self.calls.announce(transfer, transfer.caller_sid, "voice.announce")
         elif join.kind == JoinKind.ALONE:
             self.calls.after(partial(self.alone, transfer, sid))
         elif join.notice is not None:
-            self.calls.announce(transfer, sid, notice_path(join.notice))  # kept while in the menu
+            self.calls.announce(
+                transfer, sid, notice_endpoint(join.notice)
+            )  # kept while in the menu
 
     def alone(self, transfer: Transfer, call_sid: str) -> None:
         """A leg joined another room than the one recorded for the caller: their room
@@ -312,7 +307,7 @@ class Counselors:
         """The caller has gone: a counselor or 911 line hears that the call ended, then
         hangs up."""
         try:
-            self.calls.telephony.redirect(call_sid, self.calls.links.url("/voice/call-ended"))
+            self.calls.telephony.redirect(call_sid, self.calls.links.url("voice.call_ended"))
         except TelephonyError:
             # In the menu, their key is answered from the state, which says goodbye once
             # the caller's leaving is known; in a room, they are alone and may hang up.
@@ -328,9 +323,15 @@ class Counselors:
         return status in {"in-progress", "ringing", "queued"}
 
 
-def notice_path(notice: Notice) -> str:
-    """The webhook path of a notice's document."""
-    return f"/voice/escalation/{notice.value}"
+NOTICE_ENDPOINTS = {
+    Notice.UNREACHED: "voice.escalation_unreached",
+    Notice.STILL_CALLING: "voice.escalation_still_calling",
+}
+
+
+def notice_endpoint(notice: Notice) -> str:
+    """The view whose document says the notice."""
+    return NOTICE_ENDPOINTS[notice]
 
 
 def _details(transfer: Transfer) -> list[tuple[str, str]]:

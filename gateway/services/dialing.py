@@ -173,18 +173,22 @@ class Calls:
         except TelephonyError:
             log.warning("could not end leg %s; its whisper will refuse it", call_sid)
 
-    def announce(self, transfer: Transfer, call_sid: str, path: str) -> None:
-        """Play the document at `path` to one leg in the transfer's room (afterwards).
+    def announce(self, transfer: Transfer, call_sid: str, endpoint: str) -> None:
+        """Play the document of the view `endpoint` to one leg in the transfer's room (afterwards).
 
         Best effort: a failed announcement is logged and changes nobody's connection.
         """
-        self.after(partial(self._announce, transfer.id, transfer.conference_sid, call_sid, path))
+        self.after(
+            partial(self._announce, transfer.id, transfer.conference_sid, call_sid, endpoint)
+        )
 
-    def _announce(self, transfer_id: str, conference_sid: str, call_sid: str, path: str) -> None:
+    def _announce(
+        self, transfer_id: str, conference_sid: str, call_sid: str, endpoint: str
+    ) -> None:
         try:
-            self.telephony.announce(conference_sid, call_sid, self.links.url(path))
+            self.telephony.announce(conference_sid, call_sid, self.links.url(endpoint))
         except TelephonyError:
-            log.warning("could not announce %s in the room of %s", path, transfer_id)
+            log.warning("could not announce %s in the room of %s", endpoint, transfer_id)
 
 
 @dataclass(frozen=True)
@@ -204,14 +208,14 @@ class Line(Protocol):
     Attributes:
         name: for the logs ("center", "escalation").
         key: the webhooks' query parameter naming the attempt.
-        answer_path, status_path: the leg's whisper and status callback webhooks.
+        answer_endpoint, status_endpoint: the leg's whisper and status callback webhooks.
         refused: the result of an attempt Twilio would not place.
     """
 
     name: str
     key: str
-    answer_path: str
-    status_path: str
+    answer_endpoint: str
+    status_endpoint: str
     refused: str
 
     def attempts(self, transfer: Transfer) -> Sequence[Attempt | EscalationAttempt]:
@@ -280,9 +284,9 @@ class Dialer:
         leg = Leg(
             to=dial.to,
             caller_id=self.calls.flow.gateway_number,
-            answer_url=links.url(self.line.answer_path, **query),
-            status_url=links.url(self.line.status_path, **query),
-            fallback_url=links.url("/voice/fallback/center"),
+            answer_url=links.url(self.line.answer_endpoint, **query),
+            status_url=links.url(self.line.status_endpoint, **query),
+            fallback_url=links.url("voice.center_fallback"),
             timeout_s=dial.timeout_s,
         )
         try:

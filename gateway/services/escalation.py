@@ -54,7 +54,7 @@ from gateway.domain.transfer import (
     TransferStatus,
     move,
 )
-from gateway.services.centers import notice_path
+from gateway.services.centers import notice_endpoint
 from gateway.services.dialing import Calls, Dial, Dialer
 from gateway.telephony import TelephonyError
 
@@ -99,7 +99,7 @@ class PsapLine:
     """The PSAP's escalation number and alternates, round after round, as a `Line`."""
 
     name, key, refused = "escalation", "e", "refused"
-    answer_path, status_path = "/voice/escalation/whisper", "/voice/escalation/status"
+    answer_endpoint, status_endpoint = "voice.escalation_whisper", "voice.escalation_status"
 
     def __init__(self, calls: Calls) -> None:
         self.calls = calls
@@ -140,7 +140,7 @@ class PsapLine:
         accepted = transfer.accepted()
         if accepted is None or not transfer.conference_sid:
             return
-        self.calls.announce(transfer, accepted.call_sid, notice_path(notice))
+        self.calls.announce(transfer, accepted.call_sid, notice_endpoint(notice))
 
     def ended(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
         assert isinstance(attempt, EscalationAttempt)
