@@ -1,7 +1,8 @@
 """Call-flow benchmark: 100 concurrent simulated calls against the gateway under gunicorn.
 
 Run with `.venv/bin/python bench/bench_callflow.py` (Redis must listen on 127.0.0.1:6379;
-database 11 is flushed before and after). It starts the real gateway as the Procfile does
+it leases a database number no running test suite holds, as the tests do, and empties it
+before and after). It starts the real gateway as the Procfile does
 (`gunicorn 'gateway.app:create_app()'`, 2 workers) on a free localhost port, pointed at the
 carrier simulator's REST API on another localhost port, with no RQ worker running. It
 registers one transfer per call through the PSAP API, then plays
@@ -42,9 +43,9 @@ from carrier_sim.load import DEFAULT_WORKERS, LoadRun, percentile  # noqa: E402
 from carrier_sim.scenario import Caller, load_scenario  # noqa: E402
 from carrier_sim.simulator import Simulator  # noqa: E402
 from gateway.demo import procfile  # noqa: E402
+from tests.servers import LOCAL_REDIS, leased_database  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "load-registered-transfer.yaml"
-REDIS_URL = "redis://127.0.0.1:6379/11"
 AUTH_TOKEN = "bench-callflow-token-0123456789abcdef"
 PSAP_KEY = "bench-wyandotte-key-0123456789"
 CENTER_PARTIES = {"kc-kansas"}
@@ -207,8 +208,23 @@ def play(
     with_worker: bool = False,
 ) -> Measured:
     """Run the whole benchmark (`with_worker`: the RQ worker running beside gunicorn)."""
-    store = redis.Redis.from_url(REDIS_URL)
-    store.flushdb()
+    with leased_database(LOCAL_REDIS) as redis_url:
+        return _play(
+            redis_url, calls, stagger_s, workers, threads, sim_threads, sender_process, with_worker
+        )
+
+
+def _play(
+    redis_url: str,
+    calls: int,
+    stagger_s: float,
+    workers: int,
+    threads: int,
+    sim_threads: int,
+    sender_process: bool,
+    with_worker: bool,
+) -> Measured:
+    store = redis.Redis.from_url(redis_url)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-callflow-") as tmp:
@@ -220,7 +236,7 @@ def play(
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
             "TWILIO_API_BASE_URL": api,
             "PUBLIC_BASE_URL": url,
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_url,
             "PSAP_API_KEYS": f"wyandotte-911:{PSAP_KEY}",
             "DATABASE_URL": f"sqlite:///{tmp}/gateway.sqlite3",
         }

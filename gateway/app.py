@@ -29,8 +29,9 @@ from gateway.adapters.traced import ActivityLog
 from gateway.adapters.twiml import Links
 from gateway.adapters.watchdog import Watchdog, escalation_queue
 from gateway.domain.events import EventSink
+from gateway.services.dialing import utc_now
 from gateway.services.escalation import Escalations
-from gateway.services.transfers import TransferService, utc_now
+from gateway.services.transfers import TransferService
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.telephony import Telephony, build_client
 from gateway.web import api, health, pages, reports_api, request_log, voice
@@ -77,24 +78,31 @@ def create_app(
     if not settings.twilio_auth_token:
         raise SettingsError("TWILIO_AUTH_TOKEN is required: it checks every webhook")
     redis = redis or redis_client(settings.redis_url)
+    app = Flask(__name__)
+    request_log.init_app(app)
+    # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1
+    )
+    # The views first: the service builds its webhook URLs from their rules.
+    app.register_blueprint(api.bp)
+    app.register_blueprint(voice.bp)
+    # Reports, the CSV export and /metrics read the outcome store (analyst key required).
+    reports_api.init_app(app, settings)
+    app.register_blueprint(reports_api.bp)
+    app.register_blueprint(pages.bp)
     service = TransferService(
         router=router or _router(settings),
         telephony=Telephony(twilio_client or _twilio(settings)),
         sink=ActivityLog(event_sink or RQSink(event_queue(redis_connection(settings)))),
         store=TransferStore(redis),
         flow=flow or settings.flow,
-        links=Links(settings.public_base_url),
+        links=Links(settings.public_base_url, app.url_map),
         deadline_s=settings.transfer_deadline_s,
         clock=clock or utc_now,
         recorder=recorder or RQRecorder(settings, event_queue(redis_connection(settings))),
         after=AfterResponse(settings.after_response_threads),
         cipher=Cipher.from_settings(settings),
-    )
-    app = Flask(__name__)
-    request_log.init_app(app)
-    # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.
-    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-        app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1
     )
     watchdog = watchdog or Watchdog(escalation_queue(redis))
     service.watch = watchdog.schedule
@@ -104,12 +112,6 @@ def create_app(
         service.flow,
         Escalations(service, watchdog),
     )
-    app.register_blueprint(api.bp)
-    app.register_blueprint(voice.bp)
-    # Reports, the CSV export and /metrics read the outcome store (analyst key required).
-    reports_api.init_app(app, settings)
-    app.register_blueprint(reports_api.bp)
-    app.register_blueprint(pages.bp)
     engine = app.extensions[reports_api.EXTENSION].engine
     health.init_app(app, health.Probes(redis, engine, lambda: service.router.tables.version))
     return app

@@ -85,6 +85,11 @@ def leased_database(server_url: str) -> Iterator[str]:
         for db in LEASED_DBS:
             key = f"gateway-tests:lease:{db}"
             if admin.set(key, token, nx=True, ex=LEASE_SECONDS):
+                # What an earlier run left there (a transfer still pending, a queued job)
+                # must not meet this run: a PSAP's "only pending transfer" would be two.
+                leased = redis.Redis.from_url(with_db(server_url, db))
+                leased.flushdb()
+                leased.close()
                 try:
                     yield with_db(server_url, db)
                 finally:

@@ -17,210 +17,21 @@ the same moment, never overwrite each other's change.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import redis
 
 from gateway.adapters.connections import StateUnavailable
+from gateway.domain.transfer import Transfer, TransferStatus
 
 T = TypeVar("T")
 
 PREFIX = "g988"
 TRANSFER_TTL_S = 4 * 3600  # longer than any live call; the event log keeps the record
 CODE_DIGITS = 6
-MAX_HISTORY = 100
-
-# Transfer statuses. "pending": registered, its call has not arrived. "dialing": the caller
-# waits while centers are rung. "connected": a counselor accepted. The rest are final.
-PENDING, DIALING, CONNECTED = "pending", "dialing", "connected"
-RETURNED, ABANDONED, ENDED = "returned", "abandoned", "ended"
-ACTIVE = frozenset({DIALING, CONNECTED})
-
-# Attempt statuses: the center's line is "dialing" -> "answered" (whisper) -> "accepted",
-# or "failed" with a result (no-answer, busy, failed, declined, machine, canceled, closed).
-ATTEMPT_OPEN = frozenset({"dialing", "answered"})
-
-# Escalation (bounce-back to 911) statuses: "dialing" while the PSAP's numbers are rung,
-# then "joined" (a 911 call-taker pressed 1 and is in the room), "failed" (every number
-# failed) or "canceled" (the caller left first).
-ESCALATION_DIALING, ESCALATION_JOINED = "dialing", "joined"
-ESCALATION_FAILED, ESCALATION_CANCELED = "failed", "canceled"
-# Announcements kept for a counselor who is in the * menu, and the escalation status under
-# which each still holds when they are back in the room.
-UNREACHED_NOTICE = "/voice/escalation/unreached"
-STILL_CALLING_NOTICE = "/voice/escalation/still-calling"
-NOTICE_HOLDS = {UNREACHED_NOTICE: ESCALATION_FAILED, STILL_CALLING_NOTICE: ESCALATION_DIALING}
-# A counselor counts as in the menu this long at most (it answers within seconds): past it,
-# their return's join event was lost, and a notice is announced in the room.
-MENU_AWAY_S = 30.0
-
-
-@dataclass
-class EscalationAttempt:
-    """One PSAP number rung for an escalation: "dialing" -> "answered" (whisper) -> "joined",
-    or "failed" with a result (busy, no-answer, failed, canceled, machine, no-key, refused,
-    lost, caller-left)."""
-
-    number_index: int
-    status: str = "dialing"
-    result: str = ""
-    call_sid: str = ""
-    started_at: float = 0.0
-
-
-@dataclass
-class Escalation:
-    """A counselor's request to bring 911 back into the room.
-
-    Attributes:
-        seq: 1 for the transfer's first escalation, 2 for a second one after a failure.
-        by: "key" (the counselor's * menu) or "api" (the center's system).
-        requested_at: when it was asked for.
-        status: see ESCALATION_* above.
-        attempts: numbers rung so far; attempt i rings number i % len(numbers).
-        notice: the path of an announcement for the counselor that waits until they are
-            back in the caller's room (they were in the * menu when it was due).
-    """
-
-    seq: int
-    by: str
-    requested_at: float
-    status: str = ESCALATION_DIALING
-    attempts: list[EscalationAttempt] = field(default_factory=list)
-    notice: str = ""
-
-
-@dataclass
-class Attempt:
-    """One center rung for one transfer."""
-
-    center_id: str
-    status: str = "dialing"
-    result: str = ""
-    call_sid: str = ""
-    started_at: float = 0.0
-
-
-LegAttempt = TypeVar("LegAttempt", Attempt, EscalationAttempt)
-
-
-def still_open(attempt: LegAttempt | None, sid: str) -> LegAttempt | None:
-    """The attempt if it is still undecided and `sid` (when given) is its leg.
-
-    A status callback or webhook for a decided attempt, or from another leg, is a duplicate
-    or a late delivery: the caller gets None and changes nothing. The first callback that
-    names a leg binds it to the attempt.
-    """
-    if attempt is None or attempt.status not in ATTEMPT_OPEN:
-        return None
-    if sid and attempt.call_sid and attempt.call_sid != sid:
-        return None
-    if sid and not attempt.call_sid:
-        attempt.call_sid = sid
-    return attempt
-
-
-@dataclass
-class Transfer:
-    """Everything the live call needs about one transfer.
-
-    Attributes:
-        id: random transfer id ("tr_" + 16 hex digits).
-        origin: "api" (registered by the PSAP), "zip" or "psap-area" (keyed on the call).
-        code: the short numeric code a call-taker may key in ("" once used or if keyed).
-        dial_plan: center ids to try in order, ending at the national backup line.
-        current: index in dial_plan of the center being tried; -1 before the call arrives.
-        history: the transfer's own timeline (at, kind, detail), for the status API.
-        callback_number: the caller's number as the PSAP gave it ("" if not given); read
-            only by the escalation whisper. Kept out of repr so it never reaches a log.
-        location_sealed: where the caller is, as the escalation whisper says it
-            (`gateway.services.intake.spoken_location`), encrypted under ENCRYPTION_KEY; "" without
-            a key. Read only by the escalation whisper; never in clear in Redis.
-        escalation: the latest bounce-back to 911, if the counselor asked for one.
-        counselor_away_since: when the accepting counselor went into the * menu, out of
-            the caller's room; None while they are in it.
-    """
-
-    id: str
-    origin: str
-    psap_id: str | None
-    status: str
-    created_at: float
-    dial_plan: list[str]
-    code: str = ""
-    risk: str | None = None
-    call_type: str | None = None
-    language: str | None = None
-    veteran: bool = False
-    consent: bool = False
-    summary: str = ""
-    method: str = ""
-    county_fips: str | None = None
-    county_name: str | None = None
-    explanation: str = ""
-    current: int = -1
-    attempts: list[Attempt] = field(default_factory=list)
-    caller_sid: str = ""
-    conference_sid: str = ""
-    arrived_at: float | None = None
-    deadline_at: float | None = None
-    outcome: str = ""
-    history: list[dict[str, Any]] = field(default_factory=list)
-    callback_number: str = field(default="", repr=False)
-    location_sealed: str = field(default="", repr=False)
-    escalation: Escalation | None = None
-    counselor_away_since: float | None = None
-
-    def to_json(self) -> str:
-        # Shallow copies, not dataclasses.asdict: asdict deep-copies every history entry,
-        # which made serializing the largest single cost of a webhook (about 0.8 ms).
-        data = dict(vars(self))
-        data["attempts"] = [vars(a) for a in self.attempts]
-        if self.escalation is not None:
-            tries = [vars(a) for a in self.escalation.attempts]
-            data["escalation"] = {**vars(self.escalation), "attempts": tries}
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> Transfer:
-        # Fields this version does not know (added by a later one) are left out (_known),
-        # so a rollback to this version or a later one reads what a newer one wrote.
-        raw = json.loads(text)
-        raw["attempts"] = [_known(Attempt, a) for a in raw.get("attempts", [])]
-        escalation = raw.get("escalation")
-        if escalation is not None:
-            tries = [_known(EscalationAttempt, a) for a in escalation.get("attempts", [])]
-            raw["escalation"] = _known(Escalation, {**escalation, "attempts": tries})
-        return _known(cls, raw)
-
-    @property
-    def room(self) -> str:
-        """The Twilio conference's friendly name: the transfer id, nothing about the caller."""
-        return f"transfer-{self.id}"
-
-    def attempt(self, index: int) -> Attempt | None:
-        """The attempt at dial-plan position `index`, if it was made."""
-        return self.attempts[index] if 0 <= index < len(self.attempts) else None
-
-    def accepted(self) -> Attempt | None:
-        """The attempt whose counselor accepted, if any."""
-        return next((a for a in self.attempts if a.status == "accepted"), None)
-
-    def accepted_by(self, center_id: str) -> bool:
-        """Whether a counselor of this center has the caller (who may escalate, and see it)."""
-        accepted = self.accepted()
-        return accepted is not None and accepted.center_id == center_id
-
-    def note(self, at: float, kind: str, **detail: Any) -> None:
-        """Add a step to the transfer's own timeline (bounded: a loop cannot grow it)."""
-        if len(self.history) < MAX_HISTORY:
-            self.history.append({"at": at, "kind": kind, **detail})
-
 
 # Compare-and-set in one round trip: write the new value only if the key still holds the
 # value the change was computed from. (WATCH/MULTI/EXEC took three round trips; under load
@@ -232,24 +43,6 @@ end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
-
-
-_Record = TypeVar("_Record")
-
-
-def _known(cls: type[_Record], data: dict[str, Any]) -> _Record:
-    """`cls(**data)` (a dataclass), leaving out keys `cls` does not have. Every webhook
-    reads a transfer: only a value from another version pays for the filtering."""
-    try:
-        return cls(**data)
-    except TypeError:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        return cls(**{name: value for name, value in data.items() if name in names})
-
-
-def new_transfer_id() -> str:
-    """A random transfer id; nothing in it is derived from the caller."""
-    return "tr_" + secrets.token_hex(8)
 
 
 P = ParamSpec("P")
@@ -307,7 +100,7 @@ class TransferStore:
         """
         pipe = self.redis.pipeline()
         pipe.set(self.key(transfer.id), transfer.to_json(), ex=self.ttl_s)
-        if findable and transfer.status == PENDING and transfer.psap_id:
+        if findable and transfer.status == TransferStatus.PENDING and transfer.psap_id:
             pending = self.pending_key(transfer.psap_id)
             pipe.zadd(pending, {transfer.id: transfer.created_at})
             pipe.expire(pending, window_s)

@@ -10,10 +10,10 @@ room of its own until 911 hangs up.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from werkzeug.routing import Map
 
 # Only the conference events the flow acts on (a counselor or 911 joining, the caller
 # leaving): each subscribed event is one more webhook per call under load.
@@ -30,15 +30,26 @@ STAY_WITH_911 = "9 1 1 stays on the line with the caller. You may hang up this l
 NOT_REACHED = f"We could not reach a 9 8 8 counselor. {STAY_WITH_911}"
 
 
-@dataclass(frozen=True)
 class Links:
-    """Absolute webhook URLs, built from the public base URL Twilio reaches us at."""
+    """Absolute webhook URLs, built from the views (`url_for`'s rules) and the public base
+    URL Twilio reaches us at, in a request or outside one (an after-response thread, the
+    worker's watchdog).
 
-    base: str
+    Args:
+        base: PUBLIC_BASE_URL, e.g. "https://gateway.example.org" (a path prefix is kept).
+        url_map: the app's URL rules, once its blueprints are registered.
+    """
 
-    def url(self, path: str, **query: str | int) -> str:
-        suffix = f"?{urlencode(query)}" if query else ""
-        return f"{self.base.rstrip('/')}{path}{suffix}"
+    def __init__(self, base: str, url_map: Map) -> None:
+        parts = urlsplit(base)
+        self.base = base
+        self._urls = url_map.bind(
+            parts.netloc, script_name=parts.path.rstrip("/") or "/", url_scheme=parts.scheme
+        )
+
+    def url(self, endpoint: str, **query: str | int) -> str:
+        """The absolute URL of the view `endpoint` ("voice.whisper"), with `query`."""
+        return self._urls.build(endpoint, query, force_external=True)
 
 
 def caller_waits(
@@ -53,15 +64,15 @@ def caller_waits(
     response = VoiceResponse()
     # No <Say> first: the leg joins at once and hears the wait message in the room, so a
     # counselor who answers quickly never waits for the caller.
-    dial = Dial(action=links.url("/voice/caller-done", t=transfer_id))
+    dial = Dial(action=links.url("voice.caller_done", t=transfer_id))
     dial.conference(
         room,
         start_conference_on_enter=False,
         end_conference_on_exit=True,
         beep=False,
-        wait_url=links.url("/voice/wait", **wait_query(transfer_id, deadline_at)),
+        wait_url=links.url("voice.wait", **wait_query(transfer_id, deadline_at)),
         wait_method="POST",
-        status_callback=links.url("/voice/conference", t=transfer_id),
+        status_callback=links.url("voice.conference", t=transfer_id),
         status_callback_event=CONFERENCE_EVENTS,
         participant_label="caller",
     )
@@ -88,7 +99,7 @@ def wait_message(
     response = VoiceResponse()
     response.say(text)
     response.pause(length=8)
-    response.redirect(links.url("/voice/wait", **query), method="POST")
+    response.redirect(links.url("voice.wait", **query), method="POST")
     return response
 
 
@@ -97,7 +108,7 @@ def stays_with_911(message: str, room: str, links: Links, transfer_id: str = "")
     response = VoiceResponse()
     response.say(message)
     query = {"t": transfer_id} if transfer_id else {}
-    dial = Dial(action=links.url("/voice/held", **query))
+    dial = Dial(action=links.url("voice.held", **query))
     dial.conference(
         room,
         start_conference_on_enter=True,
@@ -129,7 +140,7 @@ def menu(links: Links, tries: int, prefix: str = "") -> VoiceResponse:
             "before pound."
         )
     gather = Gather(
-        action=links.url("/voice/menu", tries=tries + 1),
+        action=links.url("voice.menu", tries=tries + 1),
         method="POST",
         finish_on_key="#",
         timeout=MENU_TIMEOUT_S if tries < MENU_TRIES_BEFORE_PARKING else 30,
@@ -142,12 +153,18 @@ def menu(links: Links, tries: int, prefix: str = "") -> VoiceResponse:
 
 def whisper(links: Links, transfer_id: str, attempt: int, text: str, repeat: int) -> VoiceResponse:
     """The counselor's whisper: who is calling, and press 1 to accept or 2 to decline."""
+    action = links.url("voice.whisper_answer", t=transfer_id, a=attempt, r=repeat)
+    return _one_key(action, text, WHISPER_TIMEOUT_S)
+
+
+def _one_key(action: str, text: str, timeout_s: int) -> VoiceResponse:
+    """Say `text` while waiting for one key; the key (or none) goes to `action`."""
     response = VoiceResponse()
     gather = Gather(
-        action=links.url("/voice/whisper/answer", t=transfer_id, a=attempt, r=repeat),
+        action=action,
         method="POST",
         num_digits=1,
-        timeout=WHISPER_TIMEOUT_S,
+        timeout=timeout_s,
         action_on_empty_result=True,
     )
     gather.say(text)
@@ -171,7 +188,7 @@ def counselor_joins(
     response = VoiceResponse()
     response.say(message)
     dial = Dial(
-        action=links.url("/voice/counselor-done", t=transfer_id, a=attempt), hangup_on_star=True
+        action=links.url("voice.counselor_done", t=transfer_id, a=attempt), hangup_on_star=True
     )
     # The counselor may create the room if the caller's leg is slow to join: the status
     # callback is set here too, so conference events fire whichever leg comes first.
@@ -180,7 +197,7 @@ def counselor_joins(
         start_conference_on_enter=True,
         end_conference_on_exit=False,
         beep=False,
-        status_callback=links.url("/voice/conference", t=transfer_id),
+        status_callback=links.url("voice.conference", t=transfer_id),
         status_callback_event=CONFERENCE_EVENTS,
         participant_label="counselor",
     )
@@ -190,34 +207,17 @@ def counselor_joins(
 
 def counselor_menu(links: Links, transfer_id: str, attempt: int) -> VoiceResponse:
     """The counselor pressed *: 9 brings 911 back, any other key (or none) returns them."""
-    response = VoiceResponse()
-    gather = Gather(
-        action=links.url("/voice/counselor-menu", t=transfer_id, a=attempt),
-        method="POST",
-        num_digits=1,
-        timeout=COUNSELOR_MENU_TIMEOUT_S,
-        action_on_empty_result=True,
-    )
-    gather.say("Press 9 to bring 9 1 1 back, or any other key to return to the caller.")
-    response.append(gather)
-    return response
+    action = links.url("voice.counselor_menu", t=transfer_id, a=attempt)
+    text = "Press 9 to bring 9 1 1 back, or any other key to return to the caller."
+    return _one_key(action, text, COUNSELOR_MENU_TIMEOUT_S)
 
 
 def escalation_whisper(
     links: Links, transfer_id: str, index: int, text: str, repeat: int
 ) -> VoiceResponse:
     """What a PSAP's escalation line hears: who asks for 911, where, and press 1 to join."""
-    response = VoiceResponse()
-    gather = Gather(
-        action=links.url("/voice/escalation/answer", t=transfer_id, e=index, r=repeat),
-        method="POST",
-        num_digits=1,
-        timeout=WHISPER_TIMEOUT_S,
-        action_on_empty_result=True,
-    )
-    gather.say(text)
-    response.append(gather)
-    return response
+    action = links.url("voice.escalation_answer", t=transfer_id, e=index, r=repeat)
+    return _one_key(action, text, WHISPER_TIMEOUT_S)
 
 
 def psap_joins(links: Links, transfer_id: str, index: int, room: str) -> VoiceResponse:
@@ -227,7 +227,7 @@ def psap_joins(links: Links, transfer_id: str, index: int, room: str) -> VoiceRe
     """
     response = VoiceResponse()
     response.say("Joining the caller and the 9 8 8 counselor.")
-    dial = Dial(action=links.url("/voice/escalation/done", t=transfer_id, e=index))
+    dial = Dial(action=links.url("voice.escalation_done", t=transfer_id, e=index))
     # The status callback only counts if this leg starts the room: a new, empty one, when
     # the caller's ended a moment ago (see transfers._outside_the_room).
     dial.conference(
@@ -236,7 +236,7 @@ def psap_joins(links: Links, transfer_id: str, index: int, room: str) -> VoiceRe
         end_conference_on_exit=False,
         beep=False,
         participant_label="911-escalation",
-        status_callback=links.url("/voice/conference", t=transfer_id),
+        status_callback=links.url("voice.conference", t=transfer_id),
         status_callback_event=CONFERENCE_EVENTS,
     )
     response.append(dial)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -37,34 +36,30 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.adapters import twiml
 from gateway.adapters.connections import StateUnavailable
-from gateway.adapters.live_state import (
-    ATTEMPT_OPEN,
-    CONNECTED,
-    DIALING,
-    ENDED,
-    ESCALATION_CANCELED,
-    ESCALATION_DIALING,
-    ESCALATION_FAILED,
-    ESCALATION_JOINED,
-    MENU_AWAY_S,
-    STILL_CALLING_NOTICE,
-    UNREACHED_NOTICE,
-    Escalation,
-    EscalationAttempt,
-    Transfer,
-    still_open,
-)
 from gateway.adapters.watchdog import WATCHDOG_DELAY_S, Watchdog
 from gateway.domain.events import EventKind
-from gateway.services.transfers import (
-    FINAL_CALL_STATUSES,
+from gateway.domain.transfer import (
+    MENU_AWAY_S,
+    Answer,
+    Attempt,
+    AttemptStatus,
+    Check,
+    Escalation,
+    EscalationAttempt,
+    EscalationStatus,
     Notes,
-    TransferService,
-    final_leg_result,
+    Notice,
+    Start,
+    Transfer,
+    TransferStatus,
+    move,
 )
-from gateway.telephony import Leg, TelephonyError
+from gateway.services.centers import notice_endpoint
+from gateway.services.dialing import Calls, Dial, Dialer
+from gateway.telephony import TelephonyError
 
 if TYPE_CHECKING:
+    from gateway.services.transfers import TransferService
     from routing.model import Psap
 
 log = logging.getLogger(__name__)
@@ -84,9 +79,9 @@ WATCH_FOR_S = 600
 
 # Short: the caller is in the room without the counselor until they are said.
 MENU_MESSAGES = {
-    "started": "Calling 9 1 1 now.",
-    "in-progress": "9 1 1 is already being called.",
-    "joined": "9 1 1 is already on this call.",
+    Start.STARTED: "Calling 9 1 1 now.",
+    Start.IN_PROGRESS: "9 1 1 is already being called.",
+    Start.JOINED: "9 1 1 is already on this call.",
 }
 NOT_CALLED = "9 1 1 could not be called from here. Please call 9 1 1 another way."
 UNREACHED = (
@@ -97,44 +92,89 @@ STILL_CALLING = (
     "9 1 1 has not answered yet. The gateway keeps calling. If you can, also call 9 1 1 "
     "another way, and stay with the caller."
 )
+NO_LONGER_WAITING = "This 9 8 8 escalation is no longer waiting. Thank you."
 
 
-# -- the service --------------------------------------------------------------------------
+class PsapLine:
+    """The PSAP's escalation number and alternates, round after round, as a `Line`."""
 
+    name, key, refused = "escalation", "e", "refused"
+    answer_endpoint, status_endpoint = "voice.escalation_whisper", "voice.escalation_status"
 
-@dataclass(frozen=True)
-class Dial:
-    """What `_plan` decided: ring attempt `index` (number `number_index`), or stop (-1);
-    `notice`: an announcement for the counselor now (the path of its document)."""
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
 
-    index: int = -1
-    number_index: int = -1
-    notice: str = ""
+    def numbers(self, transfer: Transfer) -> tuple[str, ...]:
+        psap = self.psap(transfer)
+        return (psap.escalation_number, *psap.alternates) if psap else ()
+
+    def psap(self, transfer: Transfer) -> Psap | None:
+        return self.calls.router.tables.psaps.get(transfer.psap_id or "")
+
+    def attempts(self, transfer: Transfer) -> list[EscalationAttempt]:
+        return transfer.escalation.attempts if transfer.escalation else []
+
+    def is_current(self, transfer: Transfer, index: int) -> bool:
+        escalation = transfer.escalation
+        return (
+            escalation is not None
+            and escalation.status == EscalationStatus.DIALING
+            and transfer.status == TransferStatus.CONNECTED
+            and index == len(escalation.attempts) - 1
+        )
+
+    def plan(self, transfer: Transfer, notes: Notes, index: int) -> Dial | None:
+        numbers = self.numbers(transfer)
+        dial = _plan(transfer, notes, index, len(numbers))
+        if dial is None or dial.index < 0:
+            return dial
+        number_index = transfer.escalation.attempts[-1].number_index if transfer.escalation else 0
+        return Dial(dial.index, numbers[number_index], RING_TIMEOUT_S, dial.notice)
+
+    def planned(self, transfer: Transfer, dial: Dial, redirect_caller: bool) -> None:
+        if dial.notice is not None:
+            self.tell_counselor(transfer, dial.notice)
+
+    def tell_counselor(self, transfer: Transfer, notice: Notice) -> None:
+        """The counselor hears how the escalation goes, in the room, with the caller."""
+        accepted = transfer.accepted()
+        if accepted is None or not transfer.conference_sid:
+            return
+        self.calls.announce(transfer, accepted.call_sid, notice_endpoint(notice))
+
+    def ended(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
+        assert isinstance(attempt, EscalationAttempt)
+        _dialed(notes, index, attempt, attempt.result, "result")
+
+    def answered(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
+        """Not an event: the 911 call-taker's 1 is (ESCALATION_ANSWERED)."""
+
+    def stuck(self, attempt: Attempt | EscalationAttempt, status: str) -> str | None:
+        if status:
+            return None  # ringing, or a person hearing the whisper
+        # Placed, but its call SID was never recorded and nothing was heard from it since.
+        recent = self.calls.now() - attempt.started_at < RING_TIMEOUT_S + WATCHDOG_DELAY_S
+        return None if recent else "lost"
 
 
 class Escalations:
-    """The bounce-back's operations, on the transfer service's collaborators.
+    """The bounce-back's operations.
 
     Args:
-        service: the transfer service (store, Twilio client, events, tables, links).
+        service: the call flow's collaborators (the transfer service).
         watchdog: schedules the watchdog job.
     """
 
     def __init__(self, service: TransferService, watchdog: Watchdog) -> None:
         self.service, self.watchdog = service, watchdog
-
-    def numbers(self, transfer: Transfer) -> tuple[str, ...]:
-        psap = self._psap(transfer)
-        return (psap.escalation_number, *psap.alternates) if psap else ()
-
-    def _psap(self, transfer: Transfer) -> Psap | None:
-        return self.service.router.tables.psaps.get(transfer.psap_id or "")
+        self.line = PsapLine(service)
+        self.dialer = Dialer(service, self.line)
 
     # -- asking for 911 ----------------------------------------------------------------
 
     def request(
         self, transfer_id: str, by: str, *, center_id: str | None = None, counselor_sid: str = ""
-    ) -> str | None:
+    ) -> Start | None:
         """Start an escalation and ring the first number now.
 
         Args:
@@ -144,16 +184,14 @@ class Escalations:
             counselor_sid: the asking counselor's leg (key): it must be the accepted one.
 
         Returns:
-            None for an unknown transfer; else "started", "in-progress" (a duplicate
-            request: nothing more is dialed), "joined" (911 is already in the room),
-            "forbidden", "not-connected" or "no-numbers".
+            None for an unknown transfer; else what became of the request (`Start`).
         """
         start = partial(_start, by=by, center_id=center_id, counselor_sid=counselor_sid)
 
-        def start_and_plan(transfer: Transfer, notes: Notes) -> tuple[str, Dial | None]:
+        def start_and_plan(transfer: Transfer, notes: Notes) -> tuple[Start, Dial | None]:
             # One change for both: the first number is chosen with the request itself.
-            result = start(transfer, notes, has_numbers=bool(self.numbers(transfer)))
-            dial = self._plan(transfer, notes, index=0) if result == "started" else None
+            result = start(transfer, notes, has_numbers=bool(self.line.numbers(transfer)))
+            dial = self.line.plan(transfer, notes, 0) if result == Start.STARTED else None
             return result, dial
 
         done = self.service.change(transfer_id, start_and_plan)
@@ -161,12 +199,12 @@ class Escalations:
             return None
         transfer, (result, dial) = done
         if dial is not None:
-            self._follow(transfer, dial)
-        if result == "started":
+            self.dialer.follow(transfer, dial)
+        if result == Start.STARTED:
             # Enqueueing the watchdog costs several Redis round trips: after the answer too,
             # behind the call to 911, which must not wait for it.
             self.service.after(partial(self.watchdog.schedule, transfer_id))
-        elif result == "in-progress":
+        elif result == Start.IN_PROGRESS:
             self.service.after(partial(self._look_again, transfer))
         return result
 
@@ -176,10 +214,10 @@ class Escalations:
         leave the escalation on a leg that ended long ago, and the counselor asking again
         would only hear that 911 is already being called."""
         escalation = transfer.escalation
-        if escalation is None or escalation.status != ESCALATION_DIALING:
+        if escalation is None or escalation.status != EscalationStatus.DIALING:
             return
         try:
-            self._check_leg(transfer, escalation)
+            self.dialer.check_leg(transfer)
         except (TelephonyError, StateUnavailable):
             log.warning("could not look at the escalation leg of %s", transfer.id)
 
@@ -187,111 +225,42 @@ class Escalations:
         self, transfer_id: str, index: int, form: Mapping[str, str]
     ) -> VoiceResponse:
         """The counselor's key in the * menu: 9 escalates; then back to the caller's room."""
-        room = f"transfer-{transfer_id}"
+        room, links = f"transfer-{transfer_id}", self.service.links
         if form.get("Digits") == "9":
             try:
                 result = self.request(transfer_id, "key", counselor_sid=form.get("CallSid", ""))
             except StateUnavailable:
                 log.exception("escalation of %s without state", transfer_id)
                 result = None
-            if result == "not-connected":
+            if result == Start.NOT_CONNECTED:
                 # A counselor in the menu had the caller: the caller has left since.
                 return twiml.goodbye(twiml.CALL_ENDED)
-            message = MENU_MESSAGES.get(result or "", NOT_CALLED)
-            return twiml.counselor_joins(self.service.links, transfer_id, index, room, message)
+            message = MENU_MESSAGES.get(result, NOT_CALLED) if result else NOT_CALLED
+            return twiml.counselor_joins(links, transfer_id, index, room, message)
         try:
             transfer = self.service.store.get(transfer_id)
         except StateUnavailable:
             transfer = None  # unknown: back to the caller's room, as before the menu
-        if transfer is not None and transfer.status == ENDED:
+        if transfer is not None and transfer.status == TransferStatus.ENDED:
             # The caller left while the counselor was in the menu: no room to go back to.
             return twiml.goodbye(twiml.CALL_ENDED)
         message = "Returning you to the caller."
-        return twiml.counselor_joins(self.service.links, transfer_id, index, room, message)
-
-    # -- ringing the PSAP ----------------------------------------------------------------
-
-    def _dial_from(self, transfer_id: str, index: int) -> None:
-        """Choose attempt `index`'s number now and ring it afterwards (gateway.web.afterwards)."""
-        done = self.service.change(transfer_id, partial(self._plan, index=index))
-        if done is not None and done[1] is not None:
-            self._follow(done[0], done[1])
-
-    def _follow(self, transfer: Transfer, dial: Dial) -> None:
-        """Ring the planned number afterwards, or tell the counselor none is left."""
-        if dial.notice:
-            self._tell_counselor(transfer, dial.notice)
-        if dial.index >= 0:
-            self.service.after(partial(self._ring, transfer, dial))
-
-    def _ring(self, transfer: Transfer, dial: Dial) -> None:
-        """Place the planned call; when Twilio refuses it, on to the next number."""
-        if not self._place_call(transfer, dial):
-            self._dial_from(transfer.id, dial.index + 1)
-
-    def _plan(self, transfer: Transfer, notes: Notes, *, index: int) -> Dial | None:
-        return _plan(transfer, notes, index, len(self.numbers(transfer)))
-
-    def _place_call(self, transfer: Transfer, dial: Dial) -> bool:
-        query: dict[str, str | int] = {"t": transfer.id, "e": dial.index}
-        links = self.service.links
-        leg = Leg(
-            to=self.numbers(transfer)[dial.number_index],
-            caller_id=self.service.flow.gateway_number,
-            answer_url=links.url("/voice/escalation/whisper", **query),
-            status_url=links.url("/voice/escalation/status", **query),
-            fallback_url=links.url("/voice/fallback/center"),
-            timeout_s=RING_TIMEOUT_S,
-        )
-        try:
-            sid = self.service.telephony.ring(leg)
-        except TelephonyError:
-            log.warning("escalation attempt %s of %s was not placed", dial.index, transfer.id)
-            self.service.change(transfer.id, lambda t, n: _end(t, n, dial.index, "", "refused"))
-            return False
-        try:
-            done = self.service.change(transfer.id, lambda t, n: _record_sid(t, dial.index, sid))
-        except StateUnavailable:
-            # The leg carries the transfer id and attempt in its webhooks anyway.
-            log.exception("could not record escalation leg of %s", transfer.id)
-            return True
-        if done is not None and done[1]:
-            self.service.hang_up(sid, answered=False)
-        return True
-
-    def _tell_counselor(self, transfer: Transfer, path: str) -> None:
-        """The counselor hears how the escalation goes, in the room, with the caller."""
-        accepted = transfer.accepted()
-        if accepted is None or not transfer.conference_sid:
-            return
-        self.service.announce(transfer, accepted.call_sid, path)
-
-    def leg_status(self, transfer_id: str, index: int, form: Mapping[str, str]) -> None:
-        """An escalation leg's status callback: a final status moves to the next number."""
-        final = final_leg_result(form)
-        if final is None:
-            return
-        sid, result = final
-        done = self.service.change(transfer_id, lambda t, n: _end(t, n, index, sid, result))
-        if done is not None and done[1]:
-            self._dial_from(transfer_id, index + 1)
+        return twiml.counselor_joins(links, transfer_id, index, room, message)
 
     # -- the PSAP's leg ------------------------------------------------------------------
 
+    def leg_status(self, transfer_id: str, index: int, form: Mapping[str, str]) -> None:
+        """An escalation leg's status callback: a final status moves to the next number."""
+        self.dialer.leg_status(transfer_id, index, form)
+
     def whisper(self, transfer_id: str, index: int, form: Mapping[str, str]) -> VoiceResponse:
         """A PSAP line answered: a machine is hung up on, a person hears the whisper."""
-        answered_by = form.get("AnsweredBy", "unknown")
-        machine = answered_by.startswith("machine") or answered_by == "fax"
-        sid = form.get("CallSid", "")
-        done = self.service.change(
-            transfer_id, lambda t, n: _answered(t, n, index, sid, machine=machine)
-        )
-        if done is None or done[1] == "stale":
-            return twiml.goodbye("This 9 8 8 escalation is no longer waiting. Thank you.")
-        if done[1] == "machine":
-            self._dial_from(transfer_id, index + 1)
+        answer, transfer = self.dialer.answer(transfer_id, index, form)
+        if answer == Answer.STALE or transfer is None:
+            return twiml.goodbye(NO_LONGER_WAITING)
+        if answer == Answer.MACHINE:
             return twiml.goodbye("")
-        text = self.whisper_text(done[0])
+        text = self.whisper_text(transfer)
         return twiml.escalation_whisper(self.service.links, transfer_id, index, text, 0)
 
     def whisper_text(self, transfer: Transfer) -> str:
@@ -317,29 +286,46 @@ class Escalations:
         links, room = self.service.links, f"transfer-{transfer_id}"
         if form.get("Digits") == "1":
             try:
-                done = self.service.change(transfer_id, lambda t, n: _joined(t, n, index))
+                done = self.service.change(transfer_id, lambda t, n: self._joined(t, n, index))
             except StateUnavailable:
                 # A 911 call-taker pressed 1 for a caller in this room: let them in.
                 log.exception("escalation join for %s without state", transfer_id)
                 return twiml.psap_joins(links, transfer_id, index, room)
             if done is None or not done[1]:
-                return twiml.goodbye("This 9 8 8 escalation is no longer waiting. Thank you.")
+                return twiml.goodbye(NO_LONGER_WAITING)
             return twiml.psap_joins(links, transfer_id, index, room)
         if repeat >= 1:
-            sid = form.get("CallSid", "")
-            done = self.service.change(transfer_id, lambda t, n: _end(t, n, index, sid, "no-key"))
-            if done is not None and done[1]:
-                self._dial_from(transfer_id, index + 1)
+            self.dialer.end(transfer_id, index, form.get("CallSid", ""), "no-key")
             return twiml.goodbye("No key was pressed. Another line will be called.")
         transfer = self.service.store.get(transfer_id)
-        if transfer is None or _open(transfer, index, "") is None:
-            return twiml.goodbye("This 9 8 8 escalation is no longer waiting. Thank you.")
+        if transfer is None or self.dialer.open_attempt(transfer, index, "") is None:
+            return twiml.goodbye(NO_LONGER_WAITING)
         text = self.whisper_text(transfer)
         return twiml.escalation_whisper(links, transfer_id, index, text, repeat + 1)
 
+    def _joined(self, transfer: Transfer, notes: Notes, index: int) -> bool:
+        attempt = self.dialer.open_attempt(transfer, index, "")
+        escalation = transfer.escalation
+        if attempt is None or escalation is None or escalation.status != EscalationStatus.DIALING:
+            return False
+        if transfer.status != TransferStatus.CONNECTED:
+            return False
+        assert isinstance(attempt, EscalationAttempt)
+        move(attempt, AttemptStatus.JOINED)
+        move(escalation, EscalationStatus.JOINED)
+        notes.add(
+            EventKind.ESCALATION_ANSWERED,
+            _key(escalation, "answered"),
+            psap_id=transfer.psap_id,
+            number_index=attempt.number_index,
+            attempt=index,
+            status="joined",
+        )
+        return True
+
     # -- the watchdog --------------------------------------------------------------------
 
-    def check(self, transfer_id: str) -> str:
+    def check(self, transfer_id: str) -> Check:
         """Move a stuck transfer on, while it rings centers (`check_dialing`, after the
         deadline) or 911 (the bounce-back); schedule the next check while it is not settled.
 
@@ -348,45 +334,24 @@ class Escalations:
         """
         transfer = self.service.store.get(transfer_id)
         if transfer is None:
-            return "gone"
-        if transfer.status == DIALING:
+            return Check.GONE
+        if transfer.status == TransferStatus.DIALING:
             found = self.service.check_dialing(transfer)
             # Counted from the deadline: registration may be long before the call arrived.
             since = transfer.deadline_at or transfer.created_at
-            if found == "in-flight" and self.service.now() - since < WATCH_FOR_S:
+            if found == Check.IN_FLIGHT and self.service.now() - since < WATCH_FOR_S:
                 self.watchdog.schedule(transfer_id)
             return found
         escalation = transfer.escalation
-        if escalation is None or escalation.status != ESCALATION_DIALING:
-            return "settled"
-        found = self._check_leg(transfer, escalation)
+        if escalation is None or escalation.status != EscalationStatus.DIALING:
+            return Check.SETTLED
+        found = self.dialer.check_leg(transfer)
         transfer = self.service.store.get(transfer_id)
         escalation = transfer.escalation if transfer else None
-        unsettled = escalation is not None and escalation.status == ESCALATION_DIALING
+        unsettled = escalation is not None and escalation.status == EscalationStatus.DIALING
         if unsettled and escalation and self.service.now() - escalation.requested_at < WATCH_FOR_S:
             self.watchdog.schedule(transfer_id)
         return found
-
-    def _check_leg(self, transfer: Transfer, escalation: Escalation) -> str:
-        index = len(escalation.attempts) - 1
-        attempt = escalation.attempts[index] if index >= 0 else None
-        if attempt is None or attempt.status not in ATTEMPT_OPEN:
-            # The last leg ended but the next was never placed (a crash in between).
-            self._dial_from(transfer.id, index + 1)
-            return "rolled-over"
-        if attempt.call_sid:
-            status = self.service.telephony.leg_status(attempt.call_sid)
-            if status not in FINAL_CALL_STATUSES:
-                return "in-flight"
-            self.leg_status(transfer.id, index, {"CallStatus": status, "CallSid": attempt.call_sid})
-            return "rolled-over"
-        if self.service.now() - attempt.started_at < RING_TIMEOUT_S + WATCHDOG_DELAY_S:
-            return "in-flight"
-        # Placed, but its call SID was never recorded and nothing was heard from it since.
-        done = self.service.change(transfer.id, lambda t, n: _end(t, n, index, "", "lost"))
-        if done is not None and done[1]:
-            self._dial_from(transfer.id, index + 1)
-        return "rolled-over"
 
 
 # -- pure changes to a transfer (run inside TransferStore.update) -------------------------
@@ -394,6 +359,19 @@ class Escalations:
 
 def _key(escalation: Escalation, step: str) -> str:
     return f"escalation:{escalation.seq}:{step}"
+
+
+def _dialed(notes: Notes, index: int, attempt: EscalationAttempt, status: str, step: str) -> None:
+    escalation = notes.transfer.escalation
+    assert escalation is not None
+    notes.add(
+        EventKind.ESCALATION_DIALED,
+        _key(escalation, f"{step}:{index}"),
+        psap_id=notes.transfer.psap_id,
+        number_index=attempt.number_index,
+        attempt=index,
+        status=status,
+    )
 
 
 def _start(
@@ -404,22 +382,22 @@ def _start(
     center_id: str | None,
     counselor_sid: str,
     has_numbers: bool,
-) -> str:
+) -> Start:
     accepted = transfer.accepted()
     if center_id is not None and not transfer.accepted_by(center_id):
         tried = any(a.center_id == center_id for a in transfer.attempts)
-        return "not-connected" if tried and accepted is None else "forbidden"
+        return Start.NOT_CONNECTED if tried and accepted is None else Start.FORBIDDEN
     if counselor_sid and (accepted is None or accepted.call_sid != counselor_sid):
-        return "forbidden"
-    if transfer.status != CONNECTED or accepted is None:
-        return "not-connected"
+        return Start.FORBIDDEN
+    if transfer.status != TransferStatus.CONNECTED or accepted is None:
+        return Start.NOT_CONNECTED
     previous = transfer.escalation
-    if previous is not None and previous.status == ESCALATION_DIALING:
-        return "in-progress"
-    if previous is not None and previous.status == ESCALATION_JOINED:
-        return "joined"
+    if previous is not None and previous.status == EscalationStatus.DIALING:
+        return Start.IN_PROGRESS
+    if previous is not None and previous.status == EscalationStatus.JOINED:
+        return Start.JOINED
     if not has_numbers:
-        return "no-numbers"
+        return Start.NO_NUMBERS
     seq = previous.seq + 1 if previous else 1
     transfer.escalation = Escalation(seq, by, notes.at)
     notes.add(
@@ -430,21 +408,22 @@ def _start(
         by=by,
         status="requested",
     )
-    return "started"
+    return Start.STARTED
 
 
 def _plan(transfer: Transfer, notes: Notes, index: int, count: int) -> Dial | None:
-    """The next number to ring, a failed escalation (Dial()), or None (nothing to do)."""
+    """The next attempt (Dial(index), its number is the attempt's), a failed escalation
+    (Dial()), or None (nothing to do)."""
     escalation = transfer.escalation
-    if escalation is None or escalation.status != ESCALATION_DIALING:
+    if escalation is None or escalation.status != EscalationStatus.DIALING:
         return None
     if len(escalation.attempts) != index:
         return None  # someone else already moved it on
-    if transfer.status != CONNECTED:
-        escalation.status = ESCALATION_CANCELED
+    if transfer.status != TransferStatus.CONNECTED:
+        move(escalation, EscalationStatus.CANCELED)
         return None
     if _give_up(escalation, notes.at, index, count):
-        escalation.status = ESCALATION_FAILED
+        move(escalation, EscalationStatus.FAILED)
         notes.add(
             EventKind.ESCALATION_FAILED,
             _key(escalation, "failed"),
@@ -453,31 +432,25 @@ def _plan(transfer: Transfer, notes: Notes, index: int, count: int) -> Dial | No
             attempts=index,
             status="failed",
         )
-        return Dial(notice=_notice(transfer, escalation, UNREACHED_NOTICE, notes.at))
-    number_index = index % count
-    escalation.attempts.append(EscalationAttempt(number_index, started_at=notes.at))
-    notes.add(
-        EventKind.ESCALATION_DIALED,
-        _key(escalation, f"dial:{index}"),
-        psap_id=transfer.psap_id,
-        number_index=number_index,
-        attempt=index,
-        status="ringing",
-    )
+        return Dial(notice=_notice(transfer, escalation, Notice.UNREACHED, notes.at))
+    attempt = EscalationAttempt(index % count, started_at=notes.at)
+    escalation.attempts.append(attempt)
+    _dialed(notes, index, attempt, "ringing", "dial")
     if index == count * TELL_AFTER_ROUNDS:
-        notice = _notice(transfer, escalation, STILL_CALLING_NOTICE, notes.at)
-        return Dial(index, number_index, notice)
-    return Dial(index, number_index)
+        return Dial(index, notice=_notice(transfer, escalation, Notice.STILL_CALLING, notes.at))
+    return Dial(index)
 
 
-def _notice(transfer: Transfer, escalation: Escalation, path: str, now: float) -> str:
-    """An announcement for the counselor: now, or kept until they are back in the room
-    (an announcement to a counselor in the * menu would not reach them)."""
+def _notice(
+    transfer: Transfer, escalation: Escalation, notice: Notice, now: float
+) -> Notice | None:
+    """A notice for the counselor: now, or kept until they are back in the room (an
+    announcement to a counselor in the * menu would not reach them)."""
     away = transfer.counselor_away_since
     if away is not None and now - away < MENU_AWAY_S:
-        escalation.notice = path
-        return ""
-    return path
+        escalation.notice = notice.value
+        return None
+    return notice
 
 
 def _give_up(escalation: Escalation, now: float, index: int, count: int) -> bool:
@@ -487,76 +460,3 @@ def _give_up(escalation: Escalation, now: float, index: int, count: int) -> bool
         return True
     last_round = escalation.attempts[-count:] if index >= count else []
     return bool(last_round) and all(a.result == "refused" for a in last_round)
-
-
-def _record_sid(transfer: Transfer, index: int, sid: str) -> bool:
-    """Record the leg placed for an attempt. True when the caller left while the REST
-    request was out: nobody could cancel the leg then, so it must be hung up now."""
-    attempt = _attempt(transfer, index)
-    if attempt is None or attempt.call_sid:
-        return False
-    attempt.call_sid = str(sid)
-    return attempt.result == "caller-left"
-
-
-def _attempt(transfer: Transfer, index: int) -> EscalationAttempt | None:
-    escalation = transfer.escalation
-    if escalation is None or not 0 <= index < len(escalation.attempts):
-        return None
-    return escalation.attempts[index]
-
-
-def _open(transfer: Transfer, index: int, sid: str) -> EscalationAttempt | None:
-    """Attempt `index` if it is still open and `sid` (when given) is its leg."""
-    return still_open(_attempt(transfer, index), sid)
-
-
-def _end(transfer: Transfer, notes: Notes, index: int, sid: str, result: str) -> bool:
-    """Close an open attempt with `result`. True when the next number should be rung."""
-    attempt = _open(transfer, index, sid)
-    escalation = transfer.escalation
-    if attempt is None or escalation is None:
-        return False  # a duplicate or late callback: already decided
-    attempt.status, attempt.result = "failed", result
-    notes.add(
-        EventKind.ESCALATION_DIALED,
-        _key(escalation, f"result:{index}"),
-        psap_id=transfer.psap_id,
-        number_index=attempt.number_index,
-        attempt=index,
-        status=result,
-    )
-    return escalation.status == ESCALATION_DIALING and index == len(escalation.attempts) - 1
-
-
-def _answered(transfer: Transfer, notes: Notes, index: int, sid: str, *, machine: bool) -> str:
-    attempt = _open(transfer, index, sid)
-    escalation = transfer.escalation
-    if attempt is None or escalation is None or escalation.status != ESCALATION_DIALING:
-        return "stale"
-    if transfer.status != CONNECTED:
-        return "stale"
-    if machine:
-        _end(transfer, notes, index, sid, "machine")
-        return "machine"
-    attempt.status = "answered"
-    return "human"
-
-
-def _joined(transfer: Transfer, notes: Notes, index: int) -> bool:
-    attempt = _open(transfer, index, "")
-    escalation = transfer.escalation
-    if attempt is None or escalation is None or escalation.status != ESCALATION_DIALING:
-        return False
-    if transfer.status != CONNECTED:
-        return False
-    attempt.status, escalation.status = "joined", ESCALATION_JOINED
-    notes.add(
-        EventKind.ESCALATION_ANSWERED,
-        _key(escalation, "answered"),
-        psap_id=transfer.psap_id,
-        number_index=attempt.number_index,
-        attempt=index,
-        status="joined",
-    )
-    return True

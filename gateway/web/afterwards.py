@@ -22,22 +22,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from functools import partial
 
 from flask import Response, after_this_request, g, has_request_context
 
+from gateway.services.dialing import Work
+
 log = logging.getLogger(__name__)
 
-Work = Callable[[], None]
 _PENDING = "gateway_after_response"
-
-
-def run_now(work: Work) -> None:
-    """The scheduler outside the web app: do the work at once."""
-    work()
 
 
 class AfterResponse:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any, ParamSpec
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from gateway.adapters.connections import StateUnavailable
+from gateway.domain.transfer import Transfer
 from gateway.services.intake import (
     InputError,
     Refusal,
@@ -24,7 +26,6 @@ from gateway.services.intake import (
     parse_route_query,
     psap_profile,
 )
-from gateway.services.transfers import escalation_view, transfer_view
 from gateway.web.context import gateway
 from gateway.web.security import center_key_required, psap_key_required
 
@@ -145,3 +146,53 @@ def show_escalation(transfer_id: str) -> ResponseReturnValue:
         _, message = ESCALATE_ANSWERS["forbidden"]
         return jsonify({"error": "forbidden", "message": message}), 403
     return jsonify({"transfer_id": transfer.id, "escalation": escalation_view(transfer)})
+
+
+# -- what the API shows of a transfer -------------------------------------------------
+
+
+def transfer_view(transfer: Transfer) -> dict[str, Any]:
+    """The status API's view of a transfer: live state and timeline, no caller data."""
+    current = transfer.attempt(transfer.current)
+    return {
+        "transfer_id": transfer.id,
+        "status": transfer.status,
+        "outcome": transfer.outcome or None,
+        "origin": transfer.origin,
+        "psap_id": transfer.psap_id,
+        "risk": transfer.risk,
+        "call_type": transfer.call_type,
+        "county": transfer.county_name,
+        "explanation": transfer.explanation,
+        "dial_plan": transfer.dial_plan,
+        "current_center_id": current.center_id if current else None,
+        "attempts": [
+            {"center_id": a.center_id, "status": a.status, "result": a.result or None}
+            for a in transfer.attempts
+        ],
+        "created_at": _iso(transfer.created_at),
+        "arrived_at": _iso(transfer.arrived_at),
+        "deadline_at": _iso(transfer.deadline_at),
+        "timeline": [{**step, "at": _iso(step["at"])} for step in transfer.history],
+        "escalation": escalation_view(transfer),
+    }
+
+
+def escalation_view(transfer: Transfer) -> dict[str, Any] | None:
+    """The bounce-back's state; numbers are named by their index, never written out."""
+    escalation = transfer.escalation
+    if escalation is None:
+        return None
+    return {
+        "status": escalation.status,
+        "by": escalation.by,
+        "requested_at": _iso(escalation.requested_at),
+        "attempts": [
+            {"number_index": a.number_index, "status": a.status, "result": a.result or None}
+            for a in escalation.attempts
+        ],
+    }
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()

@@ -22,8 +22,8 @@ from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.adapters import twiml
+from gateway.services.dialing import FINAL_CALL_STATUSES
 from gateway.services.escalation import STILL_CALLING, UNREACHED
-from gateway.services.transfers import FINAL_CALL_STATUSES
 from gateway.web.context import gateway
 from gateway.web.security import twilio_signed
 
@@ -146,7 +146,7 @@ def inbound() -> VoiceResponse:
 @caller_leg
 def menu() -> VoiceResponse:
     """The call-taker keyed a transfer code, a ZIP code, or # (Gather action)."""
-    return gateway().service.menu(_form(), _index("tries"))
+    return gateway().service.keyed.menu(_form(), _index("tries"))
 
 
 @bp.post("/wait")
@@ -235,7 +235,7 @@ def conference() -> None:
 @center_leg
 def whisper() -> VoiceResponse:
     """A center answered: answering machine detection is done, the whisper starts."""
-    return gateway().service.whisper(_transfer_id(), _index(), _form())
+    return gateway().service.counselors.whisper(_transfer_id(), _index(), _form())
 
 
 @bp.post("/whisper/answer")
@@ -243,7 +243,9 @@ def whisper() -> VoiceResponse:
 @center_leg
 def whisper_answer() -> VoiceResponse:
     """The counselor's key (Gather action)."""
-    return gateway().service.whisper_answer(_transfer_id(), _index(), _form(), _index("r"))
+    return gateway().service.counselors.whisper_answer(
+        _transfer_id(), _index(), _form(), _index("r")
+    )
 
 
 @bp.post("/counselor-done")
@@ -251,7 +253,7 @@ def whisper_answer() -> VoiceResponse:
 @counselor_out
 def counselor_done() -> VoiceResponse:
     """The counselor's <Dial><Conference> ended (action URL): * pressed, or the call ended."""
-    return gateway().service.counselor_done(_transfer_id(), _index(), _form())
+    return gateway().service.counselors.counselor_done(_transfer_id(), _index(), _form())
 
 
 @bp.post("/call-ended")
@@ -283,7 +285,7 @@ def center_fallback() -> VoiceResponse:
 @callback
 def center_status() -> None:
     """A center leg's status callback."""
-    gateway().service.center_status(_transfer_id(), _index(), _form())
+    gateway().service.centers.leg_status(_transfer_id(), _index(), _form())
 
 
 # -- a PSAP escalation leg (bounce-back to 911) --------------------------------------------

@@ -27,11 +27,12 @@ from werkzeug.test import TestResponse
 from carrier_sim.scenario import scenario_from_dict
 from carrier_sim.simulator import Simulator
 from carrier_sim.timeline import Timeline
-from gateway.adapters.live_state import Transfer, TransferStore
+from gateway.adapters.live_state import TransferStore
 from gateway.adapters.records import MemoryRecorder
 from gateway.adapters.watchdog import WATCHDOG_DELAY_S, Watchdog, escalation_queue
 from gateway.app import create_app
 from gateway.domain.events import EventKind, MemorySink
+from gateway.domain.transfer import Transfer
 from gateway.settings import FlowConfig, Settings
 from gateway.telephony import build_client
 from routing.engine import Router

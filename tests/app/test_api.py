@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.adapters.live_state import PENDING
 from gateway.domain.events import EventKind
+from gateway.domain.transfer import TransferStatus
 from tests.app.harness import (
     DOUGLAS_KEY,
     ELIGIBLE,
@@ -31,7 +31,7 @@ def test_an_eligible_request_gets_a_transfer_id_code_center_and_number(harness: 
     assert "by area code 816" in body["explanation"]
     assert body["conference_number"] == GATEWAY_NUMBER
     assert body["dial_plan"] == ["kc-kansas", "ks-statewide", "national"]
-    assert harness.transfer(body["transfer_id"]).status == PENDING
+    assert harness.transfer(body["transfer_id"]).status == TransferStatus.PENDING
 
 
 def test_the_callback_number_lives_only_in_the_transfer_value_and_coordinates_nowhere(

@@ -17,15 +17,15 @@ from rq.serializers import JSONSerializer
 
 from carrier_sim.timeline import Timeline
 from carrier_sim.webhooks import signature
-from gateway.adapters.live_state import (
-    MENU_AWAY_S,
-    STILL_CALLING_NOTICE,
-    Escalation,
-    EscalationAttempt,
-    Transfer,
-)
 from gateway.adapters.twiml import spoken_number
 from gateway.domain.events import EventKind
+from gateway.domain.transfer import (
+    MENU_AWAY_S,
+    Escalation,
+    EscalationAttempt,
+    Notice,
+    Transfer,
+)
 from gateway.services.escalation import GIVE_UP_S, MAX_ROUNDS, _give_up, _notice
 from tests.app.harness import (
     AUTH_TOKEN,
@@ -375,11 +375,11 @@ def test_a_counselor_whose_return_from_the_menu_was_not_heard_of_is_told_in_the_
     transfer.counselor_away_since = 100.0
     escalation = Escalation(seq=1, by="key", requested_at=100.0)
 
-    assert _notice(transfer, escalation, STILL_CALLING_NOTICE, 105.0) == ""
-    assert escalation.notice == STILL_CALLING_NOTICE  # kept for their return
+    assert _notice(transfer, escalation, Notice.STILL_CALLING, 105.0) is None
+    assert escalation.notice == Notice.STILL_CALLING  # kept for their return
     escalation.notice = ""
     later = 100.0 + MENU_AWAY_S
-    assert _notice(transfer, escalation, STILL_CALLING_NOTICE, later) == STILL_CALLING_NOTICE
+    assert _notice(transfer, escalation, Notice.STILL_CALLING, later) == Notice.STILL_CALLING
     assert escalation.notice == ""
 
 

@@ -7,12 +7,12 @@ import threading
 
 import redis
 
-from gateway.adapters.live_state import (
+from gateway.adapters.live_state import TransferStore
+from gateway.domain.transfer import (
     Attempt,
     Escalation,
     EscalationAttempt,
     Transfer,
-    TransferStore,
     new_transfer_id,
 )
 

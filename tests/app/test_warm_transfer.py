@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from gateway.adapters.live_state import ABANDONED, ENDED
 from gateway.domain.events import EventKind
+from gateway.domain.transfer import TransferStatus
 from gateway.jobs import watch
 from gateway.settings import DEFAULT_TABLES_DIR
 from gateway.web.context import EXTENSION
@@ -74,7 +74,7 @@ def test_the_happy_path_connects_the_caller_to_the_center_serving_their_location
         EventKind.CALLER_HUNG_UP,
         EventKind.ENDED,
     ]
-    assert harness.transfer(transfer_id).status == ENDED
+    assert harness.transfer(transfer_id).status == TransferStatus.ENDED
     status = harness.client().get(
         f"/api/v1/transfers/{transfer_id}", headers={"Authorization": f"Bearer {WYANDOTTE_KEY}"}
     )
@@ -267,7 +267,7 @@ def test_the_overall_deadline_returns_the_caller_to_911_before_the_plan_runs_out
     assert said(timeline, "caller")[-1] == NOT_REACHED
     assert timeline.party_legs("ks-statewide") == []  # 6 s left: not worth ringing
     transfer = harness.transfer(registered["transfer_id"])
-    assert (transfer.status, transfer.outcome) == (ENDED, "returned:deadline")
+    assert (transfer.status, transfer.outcome) == (TransferStatus.ENDED, "returned:deadline")
 
 
 def test_a_caller_who_hangs_up_while_the_center_rings_cancels_the_call_to_the_center(
@@ -284,7 +284,10 @@ def test_a_caller_who_hangs_up_while_the_center_rings_cancels_the_call_to_the_ce
     assert (center.status, center.ended_at, center.ended_by) == ("canceled", 10.0, "application")
     assert timeline.connections("kc-kansas") == []
     transfer = harness.transfer(registered["transfer_id"])
-    assert (transfer.status, transfer.attempts[0].result) == (ABANDONED, "caller-left")
+    assert (transfer.status, transfer.attempts[0].result) == (
+        TransferStatus.ABANDONED,
+        "caller-left",
+    )
     assert EventKind.CALLER_HUNG_UP in harness.kinds(registered["transfer_id"])
 
 
@@ -668,7 +671,10 @@ def test_a_center_leg_placed_while_the_caller_hung_up_is_canceled_once_it_is_kno
     assert (center.status, center.ended_at, center.ended_by) == ("canceled", 0.0, "application")
     assert center.answered_at is None
     transfer = harness.transfer(transfer_id)
-    assert (transfer.status, transfer.attempts[0].result) == (ABANDONED, "caller-left")
+    assert (transfer.status, transfer.attempts[0].result) == (
+        TransferStatus.ABANDONED,
+        "caller-left",
+    )
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -689,7 +695,7 @@ def test_a_hand_off_and_a_hang_up_moments_apart_end_the_same_whatever_the_callba
 
     assert_caller_never_dropped(timeline)
     transfer = harness.transfer(transfer_id)
-    assert (transfer.status, transfer.outcome) == (ENDED, "handed-off")
+    assert (transfer.status, transfer.outcome) == (TransferStatus.ENDED, "handed-off")
     kinds = harness.kinds(transfer_id)
     assert kinds.count(EventKind.HANDOFF) == 1 and kinds.count(EventKind.ENDED) == 1
     # The counselor is released with the caller's room, not left in one of their own.

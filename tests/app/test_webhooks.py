@@ -16,8 +16,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from gateway.adapters.connections import redis_client
-from gateway.adapters.live_state import ENDED, PENDING
 from gateway.domain.events import Event, EventKind, MemorySink
+from gateway.domain.transfer import TransferStatus
 from routing.engine import Router
 from tests.app.harness import (
     ACCEPTS,
@@ -73,7 +73,7 @@ def test_a_forged_or_unsigned_webhook_is_refused_and_changes_nothing(
 
     assert response.status_code == 403
     assert harness.redis.get(f"g988:transfer:{body['transfer_id']}") == before
-    assert harness.transfer(body["transfer_id"]).status == PENDING
+    assert harness.transfer(body["transfer_id"]).status == TransferStatus.PENDING
     assert harness.sim.engine.calls == {}  # no center was rung
     assert harness.kinds() == [EventKind.REQUESTED, EventKind.ROUTED]
 
@@ -211,7 +211,7 @@ def test_a_counselor_join_delivered_after_the_caller_left_is_recorded_as_in_orde
         caller_actions=[{"at": 30, "hangup": True}],
     )
     ended = harness.transfer(transfer_id)
-    assert (ended.status, ended.outcome) == (ENDED, "accepted")
+    assert (ended.status, ended.outcome) == (TransferStatus.ENDED, "accepted")
     accepted = ended.accepted()
     assert accepted is not None and ended.conference_sid  # the caller's join was delivered
     (joined,) = [
@@ -230,7 +230,7 @@ def test_a_counselor_join_delivered_after_the_caller_left_is_recorded_as_in_orde
         assert answer.status_code == 200
 
     late = harness.transfer(transfer_id)
-    assert (late.status, late.outcome) == (ENDED, "handed-off")
+    assert (late.status, late.outcome) == (TransferStatus.ENDED, "handed-off")
     assert harness.kinds(transfer_id).count(EventKind.HANDOFF) == 1
     # No "988 is connected" announcement to a room that has ended.
     assert len(harness.network.sent) == requests_before

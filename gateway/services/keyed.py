@@ -1,0 +1,130 @@
+"""Transfers nobody registered through the API: the call-taker keys them on the call.
+
+A call that reaches the gateway's number without a registered transfer hears a menu; the
+call-taker keys a transfer code, a ZIP code, or # for their own area, optionally followed
+by * and the caller's 10-digit number ("66101*8165550123#"). A code claims the registered
+transfer; a ZIP or # routes a new one and claims it for this call at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from gateway.adapters import twiml
+from gateway.domain.events import EventKind
+from gateway.domain.transfer import new_transfer, new_transfer_id
+from gateway.services.intake import agreement_refusal, keyed_callback, spoken_location
+from routing.areacode import parse_e164
+from routing.errors import RoutingError
+from routing.location import Civic, LocationQuery
+
+if TYPE_CHECKING:
+    from gateway.services.transfers import TransferService
+
+log = logging.getLogger(__name__)
+
+
+class KeyedTransfers:
+    """The call-taker's menu on a call with no registered transfer."""
+
+    def __init__(self, service: TransferService) -> None:
+        self.service = service
+
+    def remember_callback(self, form: Mapping[str, str]) -> None:
+        """Keep the SIP header X-Callback-Number for a transfer the call-taker may key.
+
+        A PSAP's call-handling equipment knows the caller's number when it conferences them
+        to the gateway; with no transfer registered through the API, this header is the
+        only way the escalation whisper can read it back to 911. A number that is not E.164
+        is ignored (and not logged: it is personal data).
+        """
+        number = form.get("SipHeader_X-Callback-Number", "").strip()
+        if not number:
+            return
+        try:
+            parse_e164(number)
+        except RoutingError:
+            log.warning("ignored an X-Callback-Number that is not an E.164 number")
+            return
+        window = self.service.flow.pending_window_s
+        self.service.store.remember_callback(form["CallSid"], number, window)
+
+    def menu(self, form: Mapping[str, str], tries: int) -> VoiceResponse:
+        """What the call-taker keyed: a transfer code, a ZIP code, or # for their area.
+
+        After a ZIP code (or before # alone), star and the caller's 10-digit number give
+        the callback number 911 hears if the counselor escalates: "66101*8165550123#".
+        """
+        links = self.service.links
+        keyed, psap_id = form.get("Digits", ""), self.service.psap_for_number(form.get("From", ""))
+        digits, star, number = keyed.partition("*")
+        own_area = not digits and form.get("FinishedOnKey") == "#"
+        if len(digits) == 6 and not star:
+            return self._by_code(digits, psap_id, form["CallSid"], tries)
+        if psap_id is None and (len(digits) == 5 or own_area):
+            text = "This number is not a registered 9 1 1 center. Enter a transfer code."
+            return twiml.menu(links, tries, text)
+        if not (len(digits) == 5 or own_area):
+            prefix = "That entry was not understood." if keyed else "No entry was received."
+            return twiml.menu(links, tries, prefix)
+        callback = keyed_callback(number) if star else None
+        if star and callback is None:
+            return twiml.menu(links, tries, "That callback number was not understood.")
+        civic = Civic(postal_code=digits) if digits else None
+        origin = "zip" if digits else "psap-area"
+        return self._route(civic, origin, psap_id, form, tries, callback)
+
+    def _by_code(self, code: str, psap_id: str | None, call_sid: str, tries: int) -> VoiceResponse:
+        store = self.service.store
+        transfer_id = store.by_code(code)
+        transfer = store.get(transfer_id) if transfer_id else None
+        # A code keyed from another PSAP's line is not theirs to use.
+        if transfer is not None and psap_id in (None, transfer.psap_id):
+            found = self.service.connect(transfer.id, call_sid)
+            if found is not None:
+                return found
+        return twiml.menu(self.service.links, tries, "That code was not found.")
+
+    def _route(
+        self,
+        civic: Civic | None,
+        origin: str,
+        psap_id: str | None,
+        form: Mapping[str, str],
+        tries: int,
+        keyed_number: str | None,
+    ) -> VoiceResponse:
+        """Route by the keyed ZIP or the PSAP's area, and claim the transfer for this call.
+
+        The callback number the call-taker keyed wins over the one their equipment sent.
+        """
+        assert psap_id is not None
+        service, links = self.service, self.service.links
+        callback = keyed_number or service.store.callback_for(form["CallSid"])
+        query = LocationQuery(civic=civic, psap_id=psap_id, caller=callback or None)
+        try:
+            decision = service.decide(query)
+        except RoutingError:
+            return twiml.menu(links, tries, "That ZIP code was not found.")
+        transfer = new_transfer(new_transfer_id(), origin, psap_id, decision, service.now())
+        # For the escalation whisper only, as for API transfers (see domain/transfer.py).
+        transfer.callback_number = callback
+        transfer.location_sealed = service.seal(spoken_location(None, civic))
+        key = f"{transfer.id}:requested"
+        service.emit(transfer.id, EventKind.REQUESTED, key, origin=origin, psap_id=psap_id)
+        centers = (decision.center_id, decision.located_center_id)
+        refusal = agreement_refusal(service.router.tables, psap_id, centers)
+        if refusal is not None:
+            service.declined(transfer.id, refusal)
+            name = service.router.tables.centers[decision.center_id].name
+            text = f"There is no transfer agreement with {name}. 9 1 1 keeps the call."
+            return twiml.menu(links, tries, text)
+        # Not findable by the PSAP's other calls: between this and connect() a second call
+        # from the same PSAP would otherwise take it as "the PSAP's only pending transfer".
+        service.store.create(transfer, service.flow.pending_window_s, findable=False)
+        service.emit_routed(transfer, decision)
+        return service.connect(transfer.id, form["CallSid"]) or twiml.menu(links, tries)
