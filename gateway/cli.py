@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from carrier_sim.cli import register_cli as register_simulator_cli
+from gateway.ops_cli import register_cli as register_ops_cli
 from gateway.report_cli import register_cli as register_report_cli
 from gateway.settings import Settings, SettingsError
 from routing.engine import Decision, Router
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_simulator_cli(commands)
     register_report_cli(commands)
+    register_ops_cli(commands)
     return parser
 
 

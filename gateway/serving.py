@@ -6,9 +6,18 @@ Only what the command line cannot say lives here: hooks.
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
 
+from gateway.checks import refuse_to_start_on_errors
 from gateway.tracing import configure_logging
+
+
+def on_starting(server: Any) -> None:
+    """Before gunicorn binds or forks: refuse to start on configuration errors, listing
+    them all (gateway.checks); Redis or the store being down does not stop a start."""
+    del server
+    refuse_to_start_on_errors(os.environ, "web")
 
 
 def post_fork(server: Any, worker: Any) -> None:

@@ -7,18 +7,67 @@ named by NAME_FILE (the usual way to mount secrets), instead of NAME itself.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TABLES_DIR = PROJECT_ROOT / "config" / "tables"
 
 
 class SettingsError(ValueError):
-    """A setting with a value the gateway cannot run with."""
+    """Settings the gateway cannot run with; `problems` lists each one, message by message."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+# While `from_env` reads, each bad value is noted here and reading goes on, so one start
+# reports every mistake at once instead of one per restart.
+_problems: ContextVar[list[str] | None] = ContextVar("settings_problems", default=None)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _fail(message: str, default: T) -> T:
+    """Note a bad value (or raise it, outside `from_env`) and go on with `default`."""
+    problems = _problems.get()
+    if problems is None:
+        raise SettingsError(message)
+    problems.append(message)
+    return default
+
+
+def read_noting_problems(read: Callable[[], T]) -> tuple[T, list[str]]:
+    """What `read` (e.g. `lambda: Settings.from_env(env)`) builds, bad values replaced by
+    their defaults, and the message of each bad value (`gateway check` reports them all)."""
+    problems: list[str] = []
+    token = _problems.set(problems)
+    try:
+        return read(), problems
+    finally:
+        _problems.reset(token)
+
+
+def _all_problems(read: Callable[P, T]) -> Callable[P, T]:
+    """Run `read` noting every bad value; raise one SettingsError listing them all."""
+
+    @functools.wraps(read)
+    def collecting(*args: P.args, **kwargs: P.kwargs) -> T:
+        if _problems.get() is not None:  # an outer reader collects
+            return read(*args, **kwargs)
+        result, problems = read_noting_problems(lambda: read(*args, **kwargs))
+        if problems:
+            raise SettingsError(*problems)
+        return result
+
+    return collecting
 
 
 def _text(env: Mapping[str, str], name: str, default: str = "") -> str:
@@ -27,7 +76,7 @@ def _text(env: Mapping[str, str], name: str, default: str = "") -> str:
         try:
             return Path(file_name).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise SettingsError(f"{name}_FILE={file_name}: cannot read it ({exc})") from None
+            return _fail(f"{name}_FILE={file_name}: cannot read it ({exc})", "")
     return env.get(name, default).strip()
 
 
@@ -37,7 +86,7 @@ def _path(env: Mapping[str, str], name: str, default: Path | None) -> Path | Non
         return default
     path = Path(value)
     if not path.exists():
-        raise SettingsError(f"{name}={value}: no such file or directory")
+        return _fail(f"{name}={value}: no such file or directory", default)
     return path
 
 
@@ -48,26 +97,26 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     try:
         number = int(value)
     except ValueError:
-        raise SettingsError(f"{name}={value!r}: not a whole number") from None
+        return _fail(f"{name}={value!r}: not a whole number", default)
     if not low <= number <= high:
-        raise SettingsError(f"{name}={number}: must be between {low} and {high}")
+        return _fail(f"{name}={number}: must be between {low} and {high}", default)
     return number
 
 
 def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
     value = _text(env, name) or default
     if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
-        raise SettingsError(f"{name}={value!r}: must start with {' or '.join(schemes)}://")
+        return _fail(f"{name}={value!r}: must start with {' or '.join(schemes)}://", default)
     return value.rstrip("/") if name.endswith("BASE_URL") else value
 
 
 def _paths(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
     value = _text(env, name)
     paths = tuple(Path(p) for p in value.split(os.pathsep) if p)
-    for path in paths:
-        if not path.exists():
-            raise SettingsError(f"{name}: {path}: no such file")
-    return paths
+    missing = [path for path in paths if not path.exists()]
+    for path in missing:
+        _fail(f"{name}: {path}: no such file", None)
+    return tuple(path for path in paths if path not in missing)
 
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -88,12 +137,13 @@ def parse_api_keys(text: str, variable: str) -> dict[str, str]:
         owner, _, key = entry.partition(":")
         owner, key = owner.strip(), key.strip()
         if not owner or not key:
-            raise SettingsError(f"{variable}: {owner or '?'}: expected 'id:key'")
-        if len(key) < 16:
-            raise SettingsError(f"{variable}: {owner}: the key is shorter than 16 characters")
-        if key in keys:
-            raise SettingsError(f"{variable}: {owner}: the same key is given twice")
-        keys[key] = owner
+            _fail(f"{variable}: {owner or '?'}: expected 'id:key'", None)
+        elif len(key) < 16:
+            _fail(f"{variable}: {owner}: the key is shorter than 16 characters", None)
+        elif key in keys:
+            _fail(f"{variable}: {owner}: the same key is given twice", None)
+        else:
+            keys[key] = owner
     return keys
 
 
@@ -121,20 +171,21 @@ class FlowConfig:
 
     def __post_init__(self) -> None:
         if not _E164.match(self.gateway_number):
-            raise SettingsError(f"GATEWAY_PHONE_NUMBER={self.gateway_number!r}: not E.164")
+            _fail(f"GATEWAY_PHONE_NUMBER={self.gateway_number!r}: not E.164", None)
         shared = set(self.psap_api_keys) & set(self.center_api_keys)
         if shared:
             # One key speaking for a PSAP and a center could not say which one asks.
             owners = sorted(self.center_api_keys[key] for key in shared)
-            raise SettingsError(f"CENTER_API_KEYS: {', '.join(owners)}: key also a PSAP key")
+            _fail(f"CENTER_API_KEYS: {', '.join(owners)}: key also a PSAP key", None)
 
     @classmethod
+    @_all_problems
     def from_env(cls, env: Mapping[str, str] | None = None) -> FlowConfig:
         """Read the call-flow settings from the environment (see the class docstring)."""
         env = os.environ if env is None else env
         window = env.get("PENDING_WINDOW_S", "300").strip()
         if not window.isdigit() or not 30 <= int(window) <= 3600:
-            raise SettingsError(f"PENDING_WINDOW_S={window!r}: seconds from 30 to 3600")
+            window = _fail(f"PENDING_WINDOW_S={window!r}: seconds from 30 to 3600", "300")
         return cls(
             gateway_number=env.get("GATEWAY_PHONE_NUMBER", DEFAULT_GATEWAY_NUMBER).strip(),
             psap_api_keys=parse_api_keys(_text(env, "PSAP_API_KEYS"), "PSAP_API_KEYS"),
@@ -179,6 +230,7 @@ class Settings:
     flow: FlowConfig = field(default_factory=FlowConfig)
 
     @classmethod
+    @_all_problems
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(

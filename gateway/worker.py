@@ -9,15 +9,20 @@ carry it too.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
 
+import redis
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
 from gateway.adapters.traced import META_REQUEST_ID
+from gateway.app import redis_client
+from gateway.checks import refuse_to_start_on_errors
+from gateway.settings import Settings
 from gateway.tracing import REQUEST_ID, configure_logging
 
 log = logging.getLogger("gateway.worker")
@@ -43,11 +48,33 @@ class TracedWorker(SimpleWorker):
             REQUEST_ID.reset(token)
 
 
+def wait_for_redis(url: str, most_s: float = 10.0) -> None:
+    """Wait until Redis answers (rq's worker exits at once without it), trying again
+    every 1, 2, 4 ... up to `most_s` seconds: a worker started before Redis is up runs
+    as soon as it is, with no supervisor's restart loop."""
+    client = redis_client(url)
+    pause = 1.0
+    while True:
+        try:
+            client.ping()
+            return
+        except (redis.RedisError, OSError) as exc:
+            fields = {"retry_in_s": pause, "error": type(exc).__name__}
+            log.warning("waiting for Redis", extra={"fields": fields})
+        time.sleep(pause)
+        pause = min(pause * 2, most_s)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run `rq worker` with the given options, logging as JSON; exits with rq's status."""
+    """Run `rq worker` with the given options, logging as JSON; exits with rq's status.
+
+    It refuses to start on configuration errors, as the web process does (gateway.checks).
+    """
     from rq.cli.cli import main as rq_main
 
+    refuse_to_start_on_errors(os.environ, "worker")
     configure_logging()
+    wait_for_redis(Settings.from_env().redis_url)
     args = list(sys.argv[1:] if argv is None else argv)
     rq_main(args=["worker", *args], prog_name="rq")
 

@@ -38,6 +38,8 @@ def test_a_graceful_stop_still_sends_what_answered_webhooks_decided(tmp_path: Pa
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "AFTER_MARK": str(mark), "PYTHONPATH": str(ROOT)}
+    # The configuration check at start (gateway.checks) needs these to let gunicorn start.
+    env |= {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "serving-test-token"}
     command = [str(Path(sys.executable).with_name("gunicorn")), "--config"]
     command += ["python:gateway.serving", "--workers", "1", "--bind", f"127.0.0.1:{port}"]
     command += ["tests.gateway.after_app:app"]
