@@ -31,6 +31,7 @@ from gateway.records import RQRecorder, TransferRecorder
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.state import TransferStore
 from gateway.store.privacy import Cipher
+from gateway.tables import api as tables_api
 from gateway.telephony import build_client
 from gateway.transfers import TransferService, utc_now
 from gateway.twiml import Links
@@ -109,13 +110,18 @@ def create_app(
     reports_api.init_app(app, settings)
     app.register_blueprint(reports_api.bp)
     app.register_blueprint(web.bp)
+    # Published routing table versions, for administrators (issue 12).
+    tables_api.init_app(app, settings, service.router)
+    app.register_blueprint(tables_api.bp)
     return app
 
 
 def _router(settings: Settings) -> Router:
-    return Router.from_files(
-        settings.tables_dir, settings.county_layer, settings.extra_county_layers
-    )
+    # The active published version (ROUTING_TABLES imported as the first one), followed
+    # live from then on (issue 12).
+    from gateway.tables.startup import start_router
+
+    return start_router(settings, follow=True)
 
 
 def _twilio(settings: Settings) -> Client:
