@@ -31,7 +31,7 @@ from gateway.records import RQRecorder, TransferRecorder
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.state import TransferStore
 from gateway.store.privacy import Cipher
-from gateway.tables import api as tables_api
+from gateway.tables import web as tables_web
 from gateway.telephony import build_client
 from gateway.transfers import TransferService, utc_now
 from gateway.twiml import Links
@@ -110,9 +110,8 @@ def create_app(
     reports_api.init_app(app, settings)
     app.register_blueprint(reports_api.bp)
     app.register_blueprint(web.bp)
-    # Published routing table versions, for administrators (issue 12).
-    tables_api.init_app(app, settings, service.router)
-    app.register_blueprint(tables_api.bp)
+    # Published routing table versions, /api/v1/tables and /admin (issue 12).
+    tables_web.init_app(app, settings, service.router)
     return app
 
 

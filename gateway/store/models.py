@@ -180,3 +180,15 @@ class TableEvent(Base):
     once: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
 
     __table_args__ = (Index("ix_table_events_activates_effective_at", "activates", "effective_at"),)
+
+
+class TableDraft(Base):
+    """The administrators' shared draft: a table set being edited, not yet published."""
+
+    __tablename__ = "table_drafts"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    base_version: Mapped[str] = mapped_column(String(12))
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

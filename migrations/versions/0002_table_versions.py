@@ -1,4 +1,4 @@
-"""Published routing table versions, their files and the tables' audit log (issue 12).
+"""Published routing table versions, their files, the tables' audit log and draft (issue 12).
 
 Revision ID: 0002
 Revises: 0001
@@ -66,9 +66,19 @@ def upgrade() -> None:
     op.create_index(
         "ix_table_events_activates_effective_at", "table_events", ["activates", "effective_at"]
     )
+    op.create_table(
+        "table_drafts",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("base_version", sa.String(12), nullable=False),
+        sa.Column("files", sa.JSON(), nullable=False),
+        sa.Column("updated_by", sa.String(100), nullable=False),
+        sa.Column("updated_at", _TIME, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_table_drafts"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("table_drafts")
     op.drop_index("ix_table_events_activates_effective_at", table_name="table_events")
     op.drop_table("table_events")
     op.drop_table("table_version_files")

@@ -27,7 +27,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = str(request.getfixturevalue("postgres_store_url"))
         engine = create_store_engine(url)
         with engine.begin() as connection:
-            connection.execute(text("TRUNCATE table_events, table_version_files, table_versions"))
+            connection.execute(
+                text("TRUNCATE table_events, table_version_files, table_versions, table_drafts")
+            )
     engine.dispose()
     return url
 
