@@ -1,8 +1,8 @@
 """The coverage map, drawn on the server as SVG from the county layer: no internet tiles.
 
 Each county of a configured state is filled with the colour of the center serving it; a
-county no center serves is a gap (red); overlays are outlined over the counties, and an
-overlay reaching a county another center serves is an overlap (dashed). A county whose
+county no center serves is a gap (red); overlays are drawn over the counties in their
+center's colour, outlined, and dashed red where overlays of two centers overlap. A county whose
 centers (the serving one and its backups before the national line) are all closed at the
 time asked is drawn dark: its callers go to the national line then.
 """
@@ -18,11 +18,15 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from routing.counties import CountyLayer
-from routing.model import RoutingTables
+from routing.model import Overlay, RoutingTables
 
 WIDTH = 900
-PALETTE = ("#4e79a7", "#59a14f", "#edc948", "#b07aa1", "#76b7b2", "#f28e2b", "#9c755f", "#bab0ac")
+PALETTE = (
+    "#4e79a7", "#59a14f", "#edc948", "#b07aa1", "#76b7b2",
+    "#f28e2b", "#9c755f", "#bab0ac", "#ff9da7", "#8cd17d",
+)  # fmt: skip
 GAP, CLOSED, OVERLAP = "#e15759", "#333333", "#d62728"
+# Ten colours told apart by most people, also with colour blindness (Tableau 10).
 SIMPLIFY_DEG = 0.005  # about 500 m: invisible at this scale, and keeps the SVG small
 
 
@@ -58,13 +62,19 @@ def coverage_svg(tables: RoutingTables, layer: CountyLayer, at: datetime) -> str
         return _svg(100, "<text x='10' y='50'>no configured state</text>")
     geoms = {c.fips: layer.geometry(c.fips).simplify(SIMPLIFY_DEG) for c in counties}
     projection = _Projection(shapely.union_all(list(geoms.values())).bounds)
-    colours = {cid: PALETTE[i % len(PALETTE)] for i, cid in enumerate(tables.centers)}
+    serving = [c for c in tables.centers if _serves(tables, c)]
+    colours = {cid: PALETTE[i % len(PALETTE)] for i, cid in enumerate(serving)}
     shapes = [
         _county(projection, tables, c.fips, c.label, geoms[c.fips], colours, at) for c in counties
     ]
-    shapes += [_overlay(projection, tables, layer, o.id) for o in tables.overlays]
+    shapes += [_overlay(projection, tables, o, colours[o.center_id]) for o in tables.overlays]
     legend = _legend(tables, colours, projection.height)
-    return _svg(projection.height + 24 * (len(colours) + 3), "".join(shapes) + legend)
+    return _svg(projection.height + 24 * (len(colours) + 3) + 16, "".join(shapes) + legend)
+
+
+def _serves(tables: RoutingTables, center_id: str) -> bool:
+    in_overlay = any(o.center_id == center_id for o in tables.overlays)
+    return in_overlay or center_id in tables.county_centers.values()
 
 
 def _county(
@@ -95,35 +105,28 @@ def _all_closed(tables: RoutingTables, center_id: str, at: datetime) -> bool:
     return not any(tables.centers[c].is_open(at) for c in chain if c != tables.national_backup)
 
 
-def _overlay(
-    projection: _Projection, tables: RoutingTables, layer: CountyLayer, overlay_id: str
-) -> str:
-    overlay = next(o for o in tables.overlays if o.id == overlay_id)
-    others = {
-        tables.county_centers.get(c.fips)
-        for s in tables.configured_states
-        for c in layer.in_state(s)
-        if overlay.geometry.intersects(layer.geometry(c.fips))
-    }
-    overlaps = bool(others - {overlay.center_id, None})
-    dash = ' stroke-dasharray="4 2"' if overlaps else ""
-    stroke = OVERLAP if overlaps else "#000000"
-    name = tables.centers[overlay.center_id].name
-    title = escape(
-        f"overlay {overlay.name}: {name}"
-        + ("; overlaps counties of other centers" if overlaps else "")
+def _overlay(projection: _Projection, tables: RoutingTables, overlay: Overlay, colour: str) -> str:
+    # Overlays take priority over counties by design; two overlays of different centers on
+    # the same ground are decided by priority alone, which deserves a look.
+    overlaps = any(
+        o.center_id != overlay.center_id and o.geometry.intersects(overlay.geometry)
+        for o in tables.overlays
     )
+    dash = f' stroke-dasharray="4 2" stroke="{OVERLAP}"' if overlaps else ' stroke="#000000"'
+    name = tables.centers[overlay.center_id].name
+    note = "; overlaps an overlay of another center" if overlaps else ""
+    title = escape(f"overlay {overlay.name}: {name}{note}")
     return (
         f'<path class="overlay" data-overlay="{overlay.id}" '
-        f'd="{projection.path(overlay.geometry)}" fill="none" stroke="{stroke}" '
-        f'stroke-width="2"{dash}><title>{title}</title></path>'
+        f'd="{projection.path(overlay.geometry)}" fill="{colour}" fill-opacity="0.8" '
+        f'stroke-width="1.5"{dash}><title>{title}</title></path>'
     )
 
 
 def _legend(tables: RoutingTables, colours: dict[str, str], top: float) -> str:
     rows = [(colour, tables.centers[cid].name) for cid, colour in colours.items()]
     rows += [(GAP, "gap: served by no center"), (CLOSED, "every local center closed now")]
-    rows += [(OVERLAP, "overlay overlapping another center's counties (dashed)")]
+    rows += [(OVERLAP, "overlays of two centers overlapping (dashed outline)")]
     items = []
     for i, (colour, text) in enumerate(rows):
         y = top + 12 + 24 * i
