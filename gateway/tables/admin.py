@@ -178,6 +178,42 @@ def center(center_id: str) -> ResponseReturnValue:
     return redirect(url_for("admin.index"))
 
 
+@bp.get("/partnerships")
+def partnerships() -> ResponseReturnValue:
+    rows = drafts.partnerships_of(_draft().files)
+    return render_template("admin/partnerships.html", partnerships=rows)
+
+
+@bp.route("/partnerships/<psap>/<center>", methods=["GET", "POST"])
+def partnership(psap: str, center: str) -> ResponseReturnValue:
+    draft = _draft()
+    form = drafts.matrix_form(draft.files, psap, center)
+    if form is None:
+        abort(404)
+    if request.method == "GET":
+        return render_template("admin/partnership.html", form=form, risks=drafts.GRID_RISKS)
+    ticked = {
+        call_type: [r for r in drafts.GRID_RISKS if request.form.get(f"{call_type}:{r}")]
+        for call_type in form.call_types
+    }
+    added = request.form.get("new_call_type", "").strip().lower()
+    if added:
+        ticked[added] = [r for r in drafts.GRID_RISKS if request.form.get(f"new:{r}")]
+        form.call_types = sorted({*form.call_types, added})
+    form.allowed = {k: v for k, v in ticked.items() if v}
+    files = drafts.edit_matrix(draft.files, form)
+    if files is not None:
+        try:
+            load_table_files(files, tables_context().router.snapshot.layer, "draft")
+        except TablesInvalid as exc:
+            form.errors.extend(str(p) for p in exc.problems)
+    if files is None or form.errors:
+        return render_template("admin/partnership.html", form=form, risks=drafts.GRID_RISKS), 422
+    drafts.save_draft(tables_context().versions, draft, files, g.admin)
+    flash(f"Saved the decision matrix of {psap} and {center} in the draft.")
+    return redirect(url_for("admin.index"))
+
+
 # -- publishing and history -------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import yaml
 from sqlalchemy.orm import Session
@@ -183,3 +184,59 @@ def _text(name: str, value: object) -> str:
     if isinstance(value, list):
         return ", ".join(str(x) for x in value)
     return str(value)
+
+
+# -- partnerships: the decision matrix as a grid of call type x risk ---------------------------
+
+PARTNERSHIPS = "partnerships.yaml"
+GRID_RISKS = ("low", "mild")
+"""The risks a matrix may allow; moderate and higher always stay with 911."""
+
+
+@dataclass
+class MatrixForm:
+    """One partnership's decision matrix: call type -> allowed risks, and the grid's rows."""
+
+    psap: str
+    center: str
+    allowed: dict[str, list[str]]
+    call_types: list[str]
+    errors: list[str] = field(default_factory=list)
+
+
+def partnerships_of(files: Mapping[str, bytes]) -> list[dict[str, Any]]:
+    if PARTNERSHIPS not in files:
+        return []
+    data = yaml.safe_load(files[PARTNERSHIPS]) or {}
+    return [p for p in data.get("partnerships", []) if isinstance(p, dict)]
+
+
+def matrix_form(files: Mapping[str, bytes], psap: str, center: str) -> MatrixForm | None:
+    """The grid of one partnership of the draft; its rows are every call type of the set."""
+    rows = partnerships_of(files)
+    entry = next((p for p in rows if p.get("psap") == psap and p.get("center") == center), None)
+    if entry is None:
+        return None
+    allowed = {str(k): list(v) for k, v in _matrix(entry).items()}
+    every = {str(k) for p in rows for k in _matrix(p)}
+    return MatrixForm(psap, center, allowed, sorted(every | set(allowed)))
+
+
+def _matrix(entry: Mapping[str, object]) -> Mapping[object, list[str]]:
+    value = entry.get("call_types")
+    return value if isinstance(value, Mapping) else {}
+
+
+def edit_matrix(files: Mapping[str, bytes], form: MatrixForm) -> dict[str, bytes] | None:
+    """The draft's files with the partnership's matrix replaced; None when it allows nothing."""
+    if not form.allowed:
+        form.errors.append(
+            "allows no call type at any risk: tick at least one, or remove the partnership"
+        )
+        return None
+    data = yaml.safe_load(files[PARTNERSHIPS])
+    for entry in data["partnerships"]:
+        if entry.get("psap") == form.psap and entry.get("center") == form.center:
+            entry["call_types"] = form.allowed
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return {**files, PARTNERSHIPS: text.encode()}

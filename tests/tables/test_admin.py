@@ -171,3 +171,39 @@ def test_test_a_location_without_a_location_says_what_to_give(client: FlaskClien
     page = client.get("/admin/test", query_string={"caller": "+18165550123"})
     assert page.status_code == 400
     assert "give a position, a ZIP code" in page.get_data(as_text=True)
+
+
+def test_a_decision_matrix_is_edited_as_a_grid_of_call_type_by_risk(
+    client: FlaskClient, versions: TableVersions
+) -> None:
+    signed_in(client)
+    path = "/admin/partnerships/douglas-911/ks-statewide"
+    grid = client.get(path).get_data(as_text=True)
+    assert 'name="emotional-distress:mild" value="1"' in grid
+    assert grid.count("stays with 911") >= 2
+
+    answer = client.post(
+        path,
+        data={
+            "csrf": csrf(client, path),
+            "emotional-distress:low": "1",
+            "new_call_type": "grief-support",
+            "new:low": "1",
+            "new:mild": "1",
+        },
+    )
+
+    assert answer.status_code == 302
+    review = client.get("/admin/publish").get_data(as_text=True)
+    assert "partnership douglas-911 -&gt; ks-statewide: changed" in review
+    assert "grief-support" in review
+
+
+def test_a_matrix_that_allows_nothing_is_refused_in_plain_words(client: FlaskClient) -> None:
+    signed_in(client)
+    path = "/admin/partnerships/douglas-911/ks-statewide"
+
+    answer = client.post(path, data={"csrf": csrf(client, path)})
+
+    assert answer.status_code == 422
+    assert "allows no call type at any risk" in answer.get_data(as_text=True)
