@@ -33,6 +33,7 @@ from gateway.services.dialing import utc_now
 from gateway.services.escalation import Escalations
 from gateway.services.transfers import TransferService
 from gateway.settings import FlowConfig, Settings, SettingsError
+from gateway.tables import web as tables_web
 from gateway.telephony import Telephony, build_client
 from gateway.web import api, health, pages, reports_api, request_log, voice
 from gateway.web.afterwards import AfterResponse
@@ -114,13 +115,17 @@ def create_app(
     )
     engine = app.extensions[reports_api.EXTENSION].engine
     health.init_app(app, health.Probes(redis, engine, lambda: service.router.tables.version))
+    # Published routing table versions, /api/v1/tables and /admin.
+    tables_web.init_app(app, settings, service.router)
     return app
 
 
 def _router(settings: Settings) -> Router:
-    return Router.from_files(
-        settings.tables_dir, settings.county_layer, settings.extra_county_layers
-    )
+    # The active published version (ROUTING_TABLES imported as the first one), followed
+    # live from then on (issue 12).
+    from gateway.tables.startup import start_router
+
+    return start_router(settings, follow=True)
 
 
 def _twilio(settings: Settings) -> Client:

@@ -52,9 +52,9 @@ def configuration_problems(env: Mapping[str, str]) -> list[Problem]:
 
 def service_problems(settings: Settings) -> list[Problem]:
     """Redis, and the store's reachability and migration."""
+    from gateway.adapters.connections import redis_client
     from gateway.adapters.store.db import create_store_engine
     from gateway.adapters.store.status import store_problem
-    from gateway.app import redis_client
 
     problems = []
     try:

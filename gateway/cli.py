@@ -22,6 +22,8 @@ from carrier_sim.cli import register_cli as register_simulator_cli
 from gateway.ops_cli import register_cli as register_ops_cli
 from gateway.report_cli import register_cli as register_report_cli
 from gateway.settings import Settings, SettingsError
+from gateway.tables.cli import register_cli as register_tables_cli
+from gateway.tables.service import VersionError
 from routing.engine import Decision, Router
 from routing.errors import RoutingError, TablesInvalid
 from routing.location import Civic, LocationQuery, Point, Shape
@@ -29,10 +31,11 @@ from routing.location import Civic, LocationQuery, Point, Shape
 EXIT_BAD_INPUT = 2
 
 
-def _router(settings: Settings, tables_dir: Path | None = None) -> Router:
-    return Router.from_files(
-        tables_dir or settings.tables_dir, settings.county_layer, settings.extra_county_layers
-    )
+def _router(settings: Settings) -> Router:
+    # The active published version when the store has one, else ROUTING_TABLES (issue 12).
+    from gateway.tables.startup import command_router
+
+    return command_router(settings)
 
 
 # -- route ----------------------------------------------------------------------------------
@@ -137,10 +140,8 @@ def cmd_tables_validate(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(tables.county_centers)} counties, {len(tables.overlays)} overlays, "
         f"{len(tables.psaps)} PSAPs, {len(tables.partnerships)} partnerships"
     )
-    flow = settings.flow
-    for warning in table_warnings(
-        tables, flow.psap_api_keys.values(), flow.center_api_keys.values()
-    ):
+    keys = settings.flow.psap_api_keys.values(), settings.flow.center_api_keys.values()
+    for warning in table_warnings(tables, *keys):
         print(f"warning: {warning}")
     return 0
 
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     cover = tables_commands.add_parser("coverage", help="which counties each center covers")
     cover.add_argument("--state", help="USPS code, e.g. KS")
     cover.set_defaults(func=cmd_tables_coverage)
+    register_tables_cli(tables_commands)
 
     demo = commands.add_parser(
         "demo", help="the Kansas City case end to end on the carrier simulator (make run)"
@@ -219,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TablesInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    except (RoutingError, SettingsError, OSError) as exc:
+    except (RoutingError, SettingsError, VersionError, OSError) as exc:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc)}))
         print(f"gateway: {exc}", file=sys.stderr)

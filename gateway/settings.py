@@ -228,6 +228,8 @@ class Settings:
     # (gateway.web.afterwards); 0 sends them from the worker itself once it has answered.
     after_response_threads: int = 4
     flow: FlowConfig = field(default_factory=FlowConfig)
+    # Administrators of the routing tables: key -> name (the name goes into the audit log).
+    admin_api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     @_all_problems
@@ -260,4 +262,5 @@ class Settings:
             transfer_deadline_s=_int(env, "TRANSFER_DEADLINE_S", 90, 30, 600),
             after_response_threads=_int(env, "AFTER_RESPONSE_THREADS", 4, 0, 64),
             flow=FlowConfig.from_env(env),
+            admin_api_keys=parse_api_keys(_text(env, "ADMIN_API_KEYS"), "ADMIN_API_KEYS"),
         )

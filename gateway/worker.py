@@ -19,8 +19,8 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
+from gateway.adapters.connections import redis_client
 from gateway.adapters.traced import META_REQUEST_ID
-from gateway.app import redis_client
 from gateway.checks import refuse_to_start_on_errors
 from gateway.settings import Settings
 from gateway.tracing import REQUEST_ID, configure_logging

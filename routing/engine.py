@@ -270,6 +270,16 @@ class Router:
             self._snapshot = Snapshot(current.layer, current.index, tables)
             return tables
 
+    def use(self, tables: RoutingTables) -> None:
+        """Route with `tables` (already validated) from the next decision on.
+
+        The new snapshot is built first and swapped in with one assignment, so a decision
+        in flight keeps the snapshot it started with.
+        """
+        with self._reload_lock:
+            current = self._snapshot
+            self._snapshot = Snapshot(current.layer, current.index, tables)
+
     def route(self, query: LocationQuery) -> Decision:
         """Decide where a caller goes. See the module docstring for the order of methods.
 

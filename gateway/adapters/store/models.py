@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.adapters.store.db import UTCDateTime
@@ -115,3 +126,69 @@ class TransferEvent(Base):
         # /metrics counts events by kind on every scrape: an index-only scan.
         Index("ix_transfer_events_kind", "kind"),
     )
+
+
+# -- published routing tables (issue 12; see gateway.tables) ---------------------------------
+
+
+class TableVersion(Base):
+    """A published routing table set: immutable once written. `id` is its tables_version."""
+
+    __tablename__ = "table_versions"
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_by: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TableVersionFile(Base):
+    """One file of a published table set, byte for byte as it was validated."""
+
+    __tablename__ = "table_version_files"
+
+    version_id: Mapped[str] = mapped_column(
+        String(12), ForeignKey("table_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TableEvent(Base):
+    """The audit log of the tables: who did what, when, why. Append-only.
+
+    A row with `activates` makes its version the active one from `effective_at`: the active
+    version is that of the latest such row already in effect.
+    """
+
+    __tablename__ = "table_events"
+
+    id: Mapped[int] = mapped_column(_EVENT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    version_id: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("table_versions.id"), nullable=True
+    )
+    note: Mapped[str] = mapped_column(Text)
+    activates: Mapped[bool] = mapped_column(Boolean)
+    effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set on an action that may happen only once (the first import), else NULL, which a
+    # unique constraint lets repeat: of several processes importing at once, one succeeds.
+    once: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+
+    __table_args__ = (Index("ix_table_events_activates_effective_at", "activates", "effective_at"),)
+
+
+class TableDraft(Base):
+    """The administrators' shared draft: a table set being edited, not yet published."""
+
+    __tablename__ = "table_drafts"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    base_version: Mapped[str] = mapped_column(String(12))
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
