@@ -21,6 +21,7 @@ from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.adapters.connections import redis_client
+from gateway.adapters.drills import DrillMarker
 from gateway.adapters.live_state import TransferStore
 from gateway.adapters.queueing import RQSink, event_queue, redis_connection
 from gateway.adapters.records import RQRecorder, TransferRecorder
@@ -35,9 +36,10 @@ from gateway.services.transfers import TransferService
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.tables import web as tables_web
 from gateway.telephony import Telephony, build_client
-from gateway.web import api, health, pages, reports_api, request_log, voice
+from gateway.web import api, health, pages, reports_api, reports_page, request_log, voice
 from gateway.web.afterwards import AfterResponse
 from gateway.web.context import EXTENSION, Gateway
+from gateway.web.reports_page import psap_zones
 from routing.engine import Router
 
 if TYPE_CHECKING:
@@ -89,13 +91,15 @@ def create_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)
     # Reports, the CSV export and /metrics read the outcome store (analyst key required).
-    reports_api.init_app(app, settings)
+    reports_api.init_app(app, settings, zones=lambda: psap_zones(service.router.tables))
     app.register_blueprint(reports_api.bp)
+    app.register_blueprint(reports_page.bp)
     app.register_blueprint(pages.bp)
+    sink = event_sink or RQSink(event_queue(redis_connection(settings)))
     service = TransferService(
         router=router or _router(settings),
         telephony=Telephony(twilio_client or _twilio(settings)),
-        sink=ActivityLog(event_sink or RQSink(event_queue(redis_connection(settings)))),
+        sink=ActivityLog(DrillMarker(sink) if settings.drill else sink),
         store=TransferStore(redis),
         flow=flow or settings.flow,
         links=Links(settings.public_base_url, app.url_map),
@@ -151,6 +155,7 @@ def simulator_app(sim: Simulator) -> Flask:
         twilio_auth_token=sim.auth_token,
         public_base_url=sim.app_url,
         after_response_threads=0,  # in process: done before the virtual clock moves on
+        drill=True,  # a simulated call is a drill: reports leave it out
     )
 
     def virtual_now() -> datetime:

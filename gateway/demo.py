@@ -167,6 +167,7 @@ def gateway_stack(redis_url: str) -> Iterator[Stack]:
             REDIS_URL=redis_url,
             DATABASE_URL=database_url,
             PSAP_API_KEYS=f"{DEMO_PSAP}:{DEMO_KEY}",
+            GATEWAY_DRILL="true",  # the demo's transfers are drills: reports leave them out
             # A key of the run's own (its store is temporary), so the escalation whisper
             # can tell 911 where the caller is: the location is kept sealed under it.
             ENCRYPTION_KEY=os.environ.get("ENCRYPTION_KEY") or Fernet.generate_key().decode(),

@@ -110,6 +110,13 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     return value.rstrip("/") if name.endswith("BASE_URL") else value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (_text(env, name) or "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise SettingsError(f"{name}={value!r}: expected true or false")
+    return value in ("true", "1")
+
+
 def _paths(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
     value = _text(env, name)
     paths = tuple(Path(p) for p in value.split(os.pathsep) if p)
@@ -227,6 +234,8 @@ class Settings:
     # Threads per web process for the REST requests a webhook sends after answering
     # (gateway.web.afterwards); 0 sends them from the worker itself once it has answered.
     after_response_threads: int = 4
+    # A gateway for drills and demos: its transfers are marked so reports leave them out.
+    drill: bool = False
     flow: FlowConfig = field(default_factory=FlowConfig)
     # Administrators of the routing tables: key -> name (the name goes into the audit log).
     admin_api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -261,6 +270,7 @@ class Settings:
             analyst_api_keys=tuple(k for k in _text(env, "ANALYST_API_KEYS").split(",") if k),
             transfer_deadline_s=_int(env, "TRANSFER_DEADLINE_S", 90, 30, 600),
             after_response_threads=_int(env, "AFTER_RESPONSE_THREADS", 4, 0, 64),
+            drill=_flag(env, "GATEWAY_DRILL"),
             flow=FlowConfig.from_env(env),
             admin_api_keys=parse_api_keys(_text(env, "ADMIN_API_KEYS"), "ADMIN_API_KEYS"),
         )

@@ -130,3 +130,26 @@ def escalated(tid: str, answered: bool, start: float = 0) -> list[Event]:
         event(tid, final, s + 130, psap_id="psap-douglas", number_index=0, status=status),
         event(tid, EventKind.ENDED, s + 700),
     ]
+
+
+def whisper_declined(tid: str, start: float = 0) -> list[Event]:
+    """ksphq's counselor presses 2; the backup accepts."""
+    s = start
+    return [
+        requested(tid, s),
+        routed(tid, s + 1),
+        *dial(tid, s + 2, "ksphq", "answered"),
+        event(tid, EventKind.WHISPER_DECLINED, s + 14, center_id="ksphq", reason="key-2"),
+        event(
+            tid,
+            EventKind.DIAL_RESULT,
+            s + 14,
+            key=f"{tid}:declined-result",
+            center_id="ksphq",
+            status="declined",
+        ),
+        event(tid, EventKind.ROLLOVER, s + 15, from_center_id="ksphq", to_center_id="backup-ks"),
+        *dial(tid, s + 16, "backup-ks", "answered", attempt=2),
+        event(tid, EventKind.WHISPER_ACCEPTED, s + 30, center_id="backup-ks"),
+        event(tid, EventKind.ENDED, s + 300),
+    ]

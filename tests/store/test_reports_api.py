@@ -69,8 +69,9 @@ def test_the_other_key_header_is_accepted_too(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(
     ("query", "named"),
-    [("from=March", "from="), ("by=county", "by="), ("period=month", "period="),
-     ("from=2026-03-05&to=2026-03-01", "from is after to")],
+    [("from=March", "from="), ("by=zip", "by="), ("period=month", "period="),
+     ("from=2026-03-05&to=2026-03-01", "from is after to"),
+     ("timezone=Mars/Olympus", "timezone="), ("include_drills=maybe", "include_drills=")],
 )  # fmt: skip
 def test_a_bad_parameter_is_a_400_that_names_it(
     client: FlaskClient, query: str, named: str

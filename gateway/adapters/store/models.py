@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -66,6 +67,9 @@ class Transfer(Base):
     call_type: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(16))
     veteran: Mapped[bool | None] = mapped_column()
+    # A drill or demo (played on the carrier simulator, or by a gateway set up for drills):
+    # kept in the store, left out of reports unless an analyst asks for it.
+    drill: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Personal fields. The hash links repeat callers; the rest is deleted after retention.
     caller_hash: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -74,6 +74,7 @@ class Outcome:
     call_type: str | None = None
     language: str | None = None
     veteran: bool | None = None
+    drill: bool = False
     first_center_id: str | None = None
     connected_center_id: str | None = None
     area_code_center_id: str | None = None
@@ -173,6 +174,8 @@ def derive_outcome(events: Iterable[Event]) -> Outcome:
         rollovers=steps.count(EventKind.ROLLOVER),
         dial_attempts=steps.count(EventKind.DIAL_ATTEMPT),
         event_count=len(ordered),
+        # One marked event is enough: a drill's events all come from the same marked app.
+        drill=any(e.data.get("drill") is True for e in ordered),
         **_triage(steps),
         **_routing(steps),
         **_escalation(steps),

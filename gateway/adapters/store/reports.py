@@ -6,13 +6,16 @@ written, so a report reads one row per transfer (not the event log) through the
 percentiles are taken (nearest rank) from one sorted column fetched per report.
 
 Definitions (docs/data.md repeats them for readers of the figures):
+- a period is a range of dates in a time zone (UTC unless the report says otherwise);
+  drills and demos (`drill`), and anything dated in the future, are left out unless asked
+  for (see Period).
 - requested: every transfer started in the period; transferred: requested minus those
   declined at triage; rates are over transferred transfers unless said otherwise.
 - answered: a counselor's line picked up (first DIAL_RESULT "answered"); connected: a
   counselor accepted (whisper).
 - groups: "psap"; "center" is the first-choice (routed) center; "connected_center" is the
-  center that took the call; "all" is one row. Rows without a value (e.g. never routed)
-  come last, as the group None.
+  center that took the call; "county" is the county routed on; "all" is one row. Rows
+  without a value (e.g. never routed) come last, as the group None.
 """
 
 from __future__ import annotations
@@ -24,32 +27,70 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TextIO
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, nulls_last, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    nulls_last,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway.adapters.store.models import Transfer
-from gateway.adapters.store.outcomes import CONNECTED, Result
+from gateway.adapters.store.models import Transfer, TransferEvent
+from gateway.adapters.store.outcomes import ANSWERED, CONNECTED, Result
+from gateway.domain.events import EventKind
 
-Grouping = Literal["all", "psap", "center", "connected_center"]
+Grouping = Literal["all", "psap", "center", "connected_center", "county"]
 Bucket = Literal["day", "week"]
-GROUPINGS: tuple[Grouping, ...] = ("all", "psap", "center", "connected_center")
+GROUPINGS: tuple[Grouping, ...] = ("all", "psap", "center", "connected_center", "county")
 
 
 @dataclass(frozen=True)
 class Period:
-    """Transfers started on `first` .. `last` (UTC dates, both included); None: unbounded."""
+    """Transfers started on `first` .. `last` (dates in `zone`, both included).
+
+    None: unbounded. Drills are left out unless `include_drills`; a transfer dated after
+    `now` (a drill's virtual clock, or a clock error: nothing real starts in the future)
+    is always left out.
+    """
 
     first: date | None = None
     last: date | None = None
+    zone: str = "UTC"
+    include_drills: bool = False
+    now: datetime | None = None
+
+    def start(self) -> datetime | None:
+        """The first instant of the period, as a UTC time (None: unbounded)."""
+        if self.first is None:
+            return None
+        return datetime.combine(self.first, time(), ZoneInfo(self.zone)).astimezone(UTC)
+
+    def end(self) -> datetime | None:
+        """The instant after the period's last day, as a UTC time (None: unbounded)."""
+        if self.last is None:
+            return None
+        midnight = datetime.combine(self.last + timedelta(days=1), time(), ZoneInfo(self.zone))
+        return midnight.astimezone(UTC)
 
     def condition(self) -> ColumnElement[bool]:
-        conditions: list[ColumnElement[bool]] = [Transfer.started_at.is_not(None)]
-        if self.first is not None:
-            conditions.append(Transfer.started_at >= datetime.combine(self.first, time(), UTC))
-        if self.last is not None:
-            end = datetime.combine(self.last + timedelta(days=1), time(), UTC)
+        start, end = self.start(), self.end()
+        conditions: list[ColumnElement[bool]] = [
+            Transfer.started_at.is_not(None),
+            Transfer.started_at <= (self.now or datetime.now(UTC)),
+        ]
+        if start is not None:
+            conditions.append(Transfer.started_at >= start)
+        if end is not None:
             conditions.append(Transfer.started_at < end)
+        if not self.include_drills:
+            conditions.append(Transfer.drill.is_(False))
         return and_(*conditions)
 
 
@@ -107,6 +148,7 @@ def _group_column(grouping: Grouping) -> ColumnElement[Any]:
         "psap": Transfer.psap_id.expression,
         "center": Transfer.first_center_id.expression,
         "connected_center": Transfer.connected_center_id.expression,
+        "county": Transfer.county_fips.expression,
     }
     return columns[grouping]
 
@@ -300,6 +342,7 @@ CSV_COLUMNS = (
     "total_s",
     "caller_hung_up_s",
     "escalation_answer_s",
+    "drill",
 )
 
 
@@ -333,3 +376,236 @@ def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
         writer.writerow(row)
         count += 1
     return count
+
+
+# -- Breakdowns for the analysts' page (gateway/web/reports_page.py) ------------------------
+
+
+@dataclass(frozen=True)
+class HourRow:
+    """Transfers that started in one UTC hour (`hour`: its first instant)."""
+
+    hour: datetime
+    requested: int
+    transferred: int
+    connected: int
+    rolled_over: int
+    escalated: int
+
+
+def _hour_column(session: Session) -> ColumnElement[str]:
+    """The UTC hour a transfer started in, as "YYYY-MM-DD HH:00:00" text."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00", Transfer.started_at)
+    utc = func.timezone("UTC", Transfer.started_at)
+    return func.to_char(func.date_trunc("hour", utc), "YYYY-MM-DD HH24:00:00")
+
+
+def hourly(session: Session, period: Period) -> list[HourRow]:
+    """Counts per UTC hour: what weekly and hour-of-day reports in any time zone are
+    summed from (exact for zones a whole number of hours from UTC, as every US zone is).
+
+    Returns:
+        One row per hour with transfers, oldest first.
+    """
+    hour = _hour_column(session).label("hour")
+    query = (
+        select(
+            hour,
+            func.count().label("requested"),
+            _count_if(_TRANSFERRED).label("transferred"),
+            _count_if(_CONNECTED).label("connected"),
+            _count_if(_TRANSFERRED & (Transfer.rollovers > 0)).label("rolled_over"),
+            _count_if(Transfer.escalated.is_(True)).label("escalated"),
+        )
+        .where(period.condition())
+        .group_by(hour)
+        .order_by(hour)
+    )
+    rows = []
+    for r in session.execute(query).mappings():
+        at = datetime.fromisoformat(r["hour"]).replace(tzinfo=UTC)
+        rows.append(HourRow(**{**r, "hour": at}))
+    return rows
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many transfers (or steps) fall under one label."""
+
+    label: str
+    count: int
+
+
+def outcomes(session: Session, period: Period) -> list[Count]:
+    """Transfers per outcome, every outcome listed (zero when none), in a fixed order."""
+    query = (
+        select(Transfer.outcome, func.count()).where(period.condition()).group_by(Transfer.outcome)
+    )
+    counts: dict[str, int] = {outcome: n for outcome, n in session.execute(query).all()}
+    return [Count(result.value, counts.get(result.value, 0)) for result in Result]
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One bar of a distribution: values from `low` to below `high` (None: no bound)."""
+
+    low: float
+    high: float | None
+    count: int
+
+
+# Bin edges in seconds; the last bin holds everything from the last edge up.
+ANSWER_EDGES = (0, 5, 10, 15, 20, 30, 45, 60)
+ACCEPT_EDGES = (0, 10, 20, 30, 45, 60, 90, 120)
+
+
+def distribution(
+    session: Session,
+    period: Period,
+    column: InstrumentedAttribute[float | None],
+    edges: Sequence[float],
+) -> list[Bin]:
+    """How a duration (answer_s, accept_s) is spread over bins, over transferred calls.
+
+    Returns:
+        One bin per edge, zero counts included, so a chart always has its axis.
+    """
+    index = case(
+        *((column < edge, i) for i, edge in enumerate(edges[1:])), else_=len(edges) - 1
+    ).label("bin")
+    query = (
+        select(index, func.count())
+        .where(period.condition(), _TRANSFERRED, column.is_not(None))
+        .group_by(index)
+    )
+    counts: dict[int, int] = {i: n for i, n in session.execute(query).all()}
+    highs: list[float | None] = [*edges[1:], None]
+    return [
+        Bin(low, high, counts.get(i, 0))
+        for i, (low, high) in enumerate(zip(edges, highs, strict=True))
+    ]
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """How often one reason stopped a transfer at one stage."""
+
+    stage: str
+    reason: str
+    count: int
+
+
+# Stages a transfer can be turned away at, in the order a call meets them.
+STAGES = ("declined at triage", "center line not answered", "counselor declined",
+          "returned to 911")  # fmt: skip
+
+
+def decline_reasons(session: Session, period: Period) -> list[ReasonRow]:
+    """Why transfers were declined or rolled over, stage by stage, most frequent first.
+
+    Triage declines and returns to 911 are counted once per transfer (their reason is on
+    the transfer); a center's line not answering and a counselor declining are counted
+    once per time it happened (a transfer can roll over more than once).
+    """
+    rows = [
+        *_outcome_reasons(session, period),
+        *_event_reasons(session, period, EventKind.DIAL_RESULT, "status"),
+        *_event_reasons(session, period, EventKind.WHISPER_DECLINED, "reason"),
+    ]
+    return sorted(rows, key=lambda r: (STAGES.index(r.stage), -r.count, r.reason))
+
+
+def _outcome_reasons(session: Session, period: Period) -> list[ReasonRow]:
+    stage = {Result.DECLINED_AT_TRIAGE.value: STAGES[0], Result.RETURNED_TO_911.value: STAGES[3]}
+    query = (
+        select(Transfer.outcome, Transfer.outcome_reason, func.count())
+        .where(period.condition(), Transfer.outcome.in_(stage))
+        .group_by(Transfer.outcome, Transfer.outcome_reason)
+    )
+    return [
+        ReasonRow(stage[outcome], reason or "not given", n)
+        for outcome, reason, n in session.execute(query).all()
+    ]
+
+
+def _event_reasons(
+    session: Session, period: Period, kind: EventKind, field: str
+) -> list[ReasonRow]:
+    reason = TransferEvent.data[field].as_string().label("reason")
+    query = (
+        select(reason, func.count())
+        .join(Transfer, Transfer.transfer_id == TransferEvent.transfer_id)
+        .where(period.condition(), TransferEvent.kind == kind.value)
+        .group_by(reason)
+    )
+    if kind == EventKind.DIAL_RESULT:
+        # An answered line is not a reason; a counselor's decline has its own event.
+        query = query.where(reason.not_in([ANSWERED, "declined"]))
+    stage = STAGES[1] if kind == EventKind.DIAL_RESULT else STAGES[2]
+    return [ReasonRow(stage, r or "not given", n) for r, n in session.execute(query).all()]
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    """One center at one position of the chain (1: the first center rung, 2: the next...)."""
+
+    position: int
+    center_id: str | None
+    offered: int
+    answered: int
+    accepted: int
+    declined: int
+
+
+def chain(session: Session, period: Period) -> list[ChainRow]:
+    """Each center at each position of the dial plan: how often it was rung there, and
+    how often its line answered, a counselor accepted, or a counselor declined.
+
+    Positions count the centers actually rung, in order (a center skipped because it was
+    closed takes no position).
+    """
+    center = TransferEvent.data["center_id"].as_string()
+    rank = func.row_number().over(
+        partition_by=TransferEvent.transfer_id, order_by=(TransferEvent.at, TransferEvent.id)
+    )
+    attempts = (
+        select(TransferEvent.transfer_id, center.label("center_id"), rank.label("position"))
+        .where(TransferEvent.kind == EventKind.DIAL_ATTEMPT.value)
+        .subquery()
+    )
+    answered = _centers_with(EventKind.DIAL_RESULT, status=ANSWERED)
+    declined = _centers_with(EventKind.WHISPER_DECLINED)
+    offered = func.count()
+    query = (
+        select(
+            attempts.c.position,
+            attempts.c.center_id,
+            offered,
+            func.count(answered.c.transfer_id),
+            _count_if(Transfer.connected_center_id == attempts.c.center_id),
+            func.count(declined.c.transfer_id),
+        )
+        .join(Transfer, Transfer.transfer_id == attempts.c.transfer_id)
+        .outerjoin(answered, _same_leg(answered, attempts))
+        .outerjoin(declined, _same_leg(declined, attempts))
+        .where(period.condition())
+        .group_by(attempts.c.position, attempts.c.center_id)
+        .order_by(attempts.c.position, offered.desc(), attempts.c.center_id)
+    )
+    return [ChainRow(*row) for row in session.execute(query).all()]
+
+
+def _centers_with(kind: EventKind, **data: str) -> Subquery:
+    """(transfer, center) pairs that have an event of `kind` (with these data values)."""
+    center = TransferEvent.data["center_id"].as_string().label("center_id")
+    query = select(TransferEvent.transfer_id, center).where(TransferEvent.kind == kind.value)
+    for name, value in data.items():
+        query = query.where(TransferEvent.data[name].as_string() == value)
+    return query.distinct().subquery()
+
+
+def _same_leg(found: Subquery, attempts: Subquery) -> ColumnElement[bool]:
+    return and_(
+        found.c.transfer_id == attempts.c.transfer_id, found.c.center_id == attempts.c.center_id
+    )
