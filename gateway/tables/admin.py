@@ -29,12 +29,12 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
-from gateway.security import key_owner
 from gateway.tables import drafts
 from gateway.tables.api import tables_context
 from gateway.tables.coverage_svg import coverage_svg
 from gateway.tables.diff import diff
 from gateway.tables.service import VersionError
+from gateway.web.security import key_owner
 from routing.engine import Router, Snapshot
 from routing.errors import RoutingError, TablesInvalid
 from routing.location import Civic, LocationQuery, Point, Shape

@@ -19,10 +19,10 @@ from typing import ParamSpec
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from gateway.security import key_owner
 from gateway.settings import Settings
 from gateway.tables.bundle import MAX_ZIP_BYTES, unzip_tables
 from gateway.tables.service import Listed, TableVersions, VersionError, parse_effective
+from gateway.web.security import key_owner
 from routing.engine import Router
 from routing.errors import TablesInvalid
 from routing.table_warnings import table_warnings

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from gateway.store.models import TableDraft
+from gateway.adapters.store.models import TableDraft
 from gateway.tables.service import TableVersions, VersionError
 from routing.errors import TablesInvalid
 

@@ -54,8 +54,8 @@ def start_router(settings: Settings, *, follow: bool = False) -> Router:
 
 
 def _starting_tables(settings: Settings, layer: CountyLayer) -> tuple[TableVersions, RoutingTables]:
+    from gateway.adapters.store.db import create_store_engine
     from gateway.jobs import store_engine
-    from gateway.store.db import create_store_engine
 
     try:
         versions = TableVersions(store_engine(settings), layer)
@@ -94,7 +94,7 @@ def _active_tables(settings: Settings, layer: CountyLayer) -> RoutingTables | No
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
         return None  # a fresh clone: no store, and a command must not create one
-    from gateway.store.db import create_store_engine
+    from gateway.adapters.store.db import create_store_engine
 
     engine = create_store_engine(settings.database_url)
     try:

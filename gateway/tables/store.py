@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.store.models import TableEvent, TableVersion, TableVersionFile
+from gateway.adapters.store.models import TableEvent, TableVersion, TableVersionFile
 
 FIRST_IMPORT = "first-import"
 """The `once` key of the first version's import: of several processes starting together on

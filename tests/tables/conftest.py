@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gateway.store.db import create_store_engine
-from gateway.store.schema import migrate
 from sqlalchemy import Engine, text
 
+from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.schema import migrate
 from gateway.tables.service import TableVersions
 from routing.counties import CountyLayer
 from tests.routing.test_tables import tables  # noqa: F401  (a private copy of the sample)

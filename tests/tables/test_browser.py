@@ -57,8 +57,8 @@ def admin_url(
     tmp_path: Path, county_layer: CountyLayer, county_index: CountyIndex
 ) -> Iterator[tuple[str, TableVersions]]:
     """The admin on a real HTTP server bound to 127.0.0.1, with one published version."""
-    from gateway.store.db import create_store_engine
-    from gateway.store.schema import migrate
+    from gateway.adapters.store.db import create_store_engine
+    from gateway.adapters.store.schema import migrate
 
     engine = create_store_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
     migrate(engine)

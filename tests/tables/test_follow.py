@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from gateway.store.db import create_store_engine
 from sqlalchemy import Engine, text
 
+from gateway.adapters.store.db import create_store_engine
 from gateway.tables.follow import TableFollower
 from gateway.tables.service import TableVersions
 from routing.counties import CountyLayer

@@ -132,7 +132,7 @@ def test_an_effective_time_in_the_past_is_refused(versions: TableVersions) -> No
 def test_processes_starting_together_on_an_empty_store_import_exactly_one_first_version(
     store_url: str, county_layer: CountyLayer
 ) -> None:
-    from gateway.store.db import create_store_engine
+    from gateway.adapters.store.db import create_store_engine
 
     barrier = threading.Barrier(4)
     results: list[str | None] = []
