@@ -119,25 +119,23 @@ COLD_TARGETS = {
 }
 
 
-def cold_start(code: str, runs: int, env: dict[str, str]) -> list[tuple[float, float]]:
-    """(wall seconds, peak MB) of `code` in `runs` fresh processes, one after another."""
-    results = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-c", code + _PEAK],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        wall = time.perf_counter() - start
-        results.append((wall, float(done.stderr.split()[-1])))
-    return results
+def cold_start(code: str, root: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak MB) of `code` in a fresh process running the code under `root`."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code + _PEAK],
+        cwd=root,
+        env={**env, "PYTHONPATH": str(root)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - start, float(done.stderr.split()[-1])
 
 
-def cold_start_rows(runs: int) -> list[str]:
+def cold_start_rows(runs: int, baseline: Path | None) -> list[str]:
+    """One table row per cold start; with a baseline checkout, its runs alternate with ours,
+    so a busy machine slows both alike."""
     with tempfile.TemporaryDirectory() as tmp:
         # The web app's defaults, with its SQLite file somewhere harmless and the Twilio
         # settings it refuses to start without (fictional: nothing is called).
@@ -149,14 +147,24 @@ def cold_start_rows(runs: int) -> list[str]:
         }
         rows = []
         for what, code in COLD_STARTS.items():
-            starts = cold_start(code, runs, env)
-            walls = [w for w, _ in starts]
+            ours, theirs = [], []
+            for _ in range(runs):
+                ours.append(cold_start(code, ROOT, env))
+                if baseline is not None:
+                    theirs.append(cold_start(code, baseline, env))
             rows.append(
-                f"| cold start, {what} ({runs} runs) | min {min(walls):.2f} s, median "
-                f"{statistics.median(walls):.2f} s, max {max(walls):.2f} s; peak "
-                f"{max(m for _, m in starts):.0f} MB | | {COLD_TARGETS[what]} |"
+                f"| cold start, {what} ({runs} runs) | {_spread(ours)} | "
+                f"{_spread(theirs) if theirs else ''} | {COLD_TARGETS[what]} |"
             )
     return rows
+
+
+def _spread(starts: list[tuple[float, float]]) -> str:
+    walls = [w for w, _ in starts]
+    return (
+        f"min {min(walls):.2f} s, median {statistics.median(walls):.2f} s, max "
+        f"{max(walls):.2f} s; peak {max(m for _, m in starts):.0f} MB"
+    )
 
 
 def boundary_points(snap: Snapshot, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,6 +184,7 @@ def _command() -> str:
     """How this run was started (a --note's text is printed on its own line instead)."""
     previous = ["", *sys.argv[:-1]]
     args = ["NOTE" if p == "--note" else a for p, a in zip(previous, sys.argv, strict=True)]
+    args = ["BASELINE" if p == "--baseline" else a for p, a in zip(previous, args, strict=True)]
     if len(args) == 1:
         return "`make bench` (= `.venv/bin/python bench/bench_routing.py`)"
     return f"`.venv/bin/python bench/bench_routing.py {shlex.join(args[1:])}`"
@@ -186,6 +195,9 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=20_000, help="single-decision samples")
     parser.add_argument("--batch", type=int, default=1_000_000, help="points in the batch run")
     parser.add_argument("--cold-runs", type=int, default=7, help="fresh processes per cold start")
+    parser.add_argument(
+        "--baseline", type=Path, help="an older checkout whose cold starts to time alongside"
+    )
     parser.add_argument("--note", default="", help="conditions, e.g. shared machine")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
@@ -220,7 +232,7 @@ def main() -> int:
         router.route(LocationQuery(geo=Point(y, x, 1000.0), at=at)).method == "shape"
         for x, y in zip(cx[:100], cy[:100], strict=True)
     )
-    starts = cold_start_rows(args.cold_runs)
+    starts = cold_start_rows(args.cold_runs, args.baseline)
 
     speedup = statistics.median(naive) / statistics.median(ours)
     batch_speedup = batch_rate / naive_rate
@@ -230,8 +242,13 @@ def main() -> int:
         f"{len(snap.layer)} counties + {len(snap.overlays)} overlay(s).",
         f"Command: {_command()}.",
         *([args.note] if args.note else []),
+        *(
+            [f"BASELINE: `{args.baseline}`, timed in turn with ours for each cold start."]
+            if args.baseline
+            else []
+        ),
         "",
-        "| what | ours | linear scan | target |",
+        "| what | ours | linear scan (cold starts: the baseline checkout, if given) | target |",
         "|---|---|---|---|",
         f"| one decision, median | {statistics.median(ours):.2f} µs | "
         f"{statistics.median(naive):.1f} µs ({speedup:.0f}× slower) | ≤ 10 µs, ≥ 20× |",

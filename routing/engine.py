@@ -304,7 +304,7 @@ def _place(snap: Snapshot, query: LocationQuery) -> Placement:
             return placed
         notes.append("the location is outside every county in the layer")
     if query.civic is not None:
-        placed = _place_civic(snap, query.civic, notes, fallback=query.psap_id is not None)
+        placed = _place_civic(snap, query.civic, notes)
         if placed is not None:
             return _with_notes(placed, notes)
         notes.append("the civic address names no county or ZIP code the gateway knows")
@@ -498,15 +498,14 @@ def _place_shape(
     )
 
 
-def _place_civic(
-    snap: Snapshot, civic: Civic, notes: list[str], fallback: bool = False
-) -> Placement | None:
+def _place_civic(snap: Snapshot, civic: Civic, notes: list[str]) -> Placement | None:
     """Place a caller by ZIP code, or by state and county (A1/A2).
 
     A civic address whose postal code is malformed or unknown is still placed by its A1/A2
-    when they name a county, with a note. A bare ZIP that is unusable stays an error (the
-    caller gave nothing else), unless the PSAP is known (`fallback`): then, as for an
-    unknown county name, routing falls through to the PSAP's area. Notes go to `notes`.
+    when they name a county, with a note; when they do not, it falls through (to the PSAP's
+    area, when known) with the note, as an unknown county name does. A bare ZIP that is
+    unusable stays an error: it is all the sender gave, so it is bad input. Notes go to
+    `notes`.
     """
     by_name = (
         snap.layer.find_by_name(civic.state, civic.county) if civic.state and civic.county else None
@@ -515,7 +514,7 @@ def _place_civic(
         try:
             return _place_zip(snap, civic.postal_code)
         except RoutingError as exc:
-            if by_name is None and not fallback and not (civic.state or civic.county):
+            if not (civic.state or civic.county):
                 raise
             instead = "; placed by its state and county (A1/A2) instead" if by_name else ""
             notes.append(f"postal code {civic.postal_code!r} is unusable ({exc}){instead}")
