@@ -350,7 +350,7 @@ def report(
         f"every {stagger_s:g} s (all {calls} up at once from t = {(calls - 1) * stagger_s:.0f} s "
         "until the first hangs up at 30 s), on the simulator's real clock, against "
         f"`gunicorn 'gateway.app:create_app()'` with {server} and Redis on "
-        f"127.0.0.1 (db 11), {worker_text}; the simulator sends webhooks from "
+        f"127.0.0.1 (a database of its own), {worker_text}; the simulator sends webhooks from "
         f"{sim_threads} threads, through a sending process of its own. Each call had "
         "registered its transfer "
         "through the PSAP API and carries X-Transfer-Id.",

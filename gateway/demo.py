@@ -34,6 +34,7 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet
 
+from gateway.adapters.connections import redis_client
 from gateway.settings import PROJECT_ROOT, Settings
 from routing.engine import Router
 from routing.location import LocationQuery, Point
@@ -77,7 +78,7 @@ def show_routing(router: Router) -> None:
 
 def _redis_up(url: str) -> bool:
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+        return bool(redis_client(url).ping())
     except (redis.RedisError, OSError, ValueError):
         return False
 

@@ -399,7 +399,9 @@ def _back_from_the_menu(transfer: Transfer) -> Join:
     if escalation is None or not escalation.notice:
         return Join()
     kept, escalation.notice = escalation.notice, ""
-    notice = next((n for n in Notice if n.value == kept), None)
+    # Versions before the Notice enum kept the document's path ("/voice/escalation/unreached"):
+    # its last segment is the notice, so a counselor in the menu across an upgrade still hears it.
+    notice = next((n for n in Notice if n.value == kept.rsplit("/", 1)[-1]), None)
     if notice is None or escalation.status != NOTICE_HOLDS[notice]:
         return Join()
     return Join(JoinKind.BACK, notice)

@@ -23,9 +23,12 @@ from gateway.domain.transfer import (
     MENU_AWAY_S,
     Escalation,
     EscalationAttempt,
+    Join,
+    JoinKind,
     Notice,
     Transfer,
 )
+from gateway.services.centers import _back_from_the_menu
 from gateway.services.escalation import GIVE_UP_S, MAX_ROUNDS, _give_up, _notice
 from tests.app.harness import (
     AUTH_TOKEN,
@@ -1025,3 +1028,14 @@ def test_the_location_is_sealed_in_the_live_state_and_without_a_key_not_kept(
     )
     whisper = said(timeline, "psap-escalation")[0]
     assert "Caller in Wyandotte County, KS. Callback number" in whisper, whisper
+
+
+def test_a_notice_kept_by_the_version_before_an_upgrade_is_still_said_after_it() -> None:
+    """Before the Notice enum, the kept notice was its document's path."""
+    transfer = Transfer("tr_0", "api", "wyandotte-911", "connected", 0.0, ["kc-kansas"])
+    transfer.counselor_away_since = 100.0
+    transfer.escalation = Escalation(seq=1, by="key", requested_at=100.0)
+    transfer.escalation.notice = "/voice/escalation/still-calling"
+
+    assert _back_from_the_menu(transfer) == Join(JoinKind.BACK, Notice.STILL_CALLING)
+    assert transfer.escalation.notice == "" and transfer.counselor_away_since is None

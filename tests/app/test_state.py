@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 import redis
 
+from gateway.adapters.connections import StateUnavailable, redis_client
 from gateway.adapters.live_state import TransferStore
 from gateway.domain.transfer import (
     Attempt,
+    AttemptStatus,
     Escalation,
     EscalationAttempt,
+    EscalationStatus,
+    IllegalTransition,
     Transfer,
+    TransferStatus,
+    move,
     new_transfer_id,
 )
 
@@ -101,3 +108,43 @@ def test_a_change_that_changes_nothing_writes_nothing(gateway_redis: redis.Redis
 
     assert done is not None and done[1] == "dialing"
     assert ttl_before > 0 and gateway_redis.ttl(key) == -1
+
+
+def test_a_redis_that_does_not_answer_reaches_the_flow_as_state_unavailable() -> None:
+    store = TransferStore(redis_client("redis://127.0.0.1:1/0"))  # nothing listens on port 1
+
+    with pytest.raises(StateUnavailable):
+        store.get("tr_0000000000000000")
+    with pytest.raises(StateUnavailable):
+        store.update("tr_0000000000000000", lambda t: t.note(0.0, "x"))
+
+
+def test_a_status_changes_only_as_the_transition_table_allows() -> None:
+    transfer = a_transfer(status=TransferStatus.PENDING)
+    move(transfer, TransferStatus.DIALING)
+    move(transfer, TransferStatus.CONNECTED)
+    assert transfer.status == TransferStatus.CONNECTED
+
+    with pytest.raises(IllegalTransition):
+        move(transfer, TransferStatus.DIALING)  # a connected caller is never rung for again
+    attempt = Attempt("kc-kansas", AttemptStatus.FAILED, "busy")
+    with pytest.raises(IllegalTransition):
+        move(attempt, AttemptStatus.ACCEPTED)  # a failed attempt stays failed
+    escalation = Escalation(1, "key", 0.0)
+    with pytest.raises(IllegalTransition):
+        move(escalation, AttemptStatus.JOINED)  # another machine's status, equal as a string
+    assert (transfer.status, attempt.status, escalation.status) == (
+        TransferStatus.CONNECTED,
+        AttemptStatus.FAILED,
+        EscalationStatus.DIALING,
+    )
+
+
+def test_statuses_read_back_from_the_live_state_are_enums_again() -> None:
+    transfer = a_transfer(attempts=[Attempt("kc-kansas")], escalation=Escalation(1, "api", 0.0))
+
+    again = Transfer.from_json(transfer.to_json())
+
+    assert type(again.status) is TransferStatus
+    assert type(again.attempts[0].status) is AttemptStatus
+    assert again.escalation is not None and type(again.escalation.status) is EscalationStatus
