@@ -33,7 +33,7 @@ from gateway.services import escalation
 from gateway.services.transfers import TransferService, utc_now
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.telephony import build_client
-from gateway.web import api, health, pages, reports_api, request_log, voice
+from gateway.web import api, errors, health, limits, pages, reports_api, request_log, voice
 from gateway.web.afterwards import AfterResponse
 from gateway.web.context import EXTENSION, Gateway
 from routing.engine import Router
@@ -96,6 +96,8 @@ def create_app(
     )
     app = Flask(__name__)
     request_log.init_app(app)
+    limits.init_app(app)
+    errors.init_app(app)
     # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.
     app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 # Imported for its counters (events enqueued, enqueue failures), served with the store's.
 from gateway.adapters import queueing  # noqa: F401
 from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.guarded_metrics import GuardedCollector
 from gateway.adapters.store.metrics import StoreCollector
 from gateway.adapters.store.reports import (
     GROUPINGS,
@@ -66,7 +67,7 @@ def init_app(app: Flask, settings: Settings, engine: Engine | None = None) -> No
     # events, enqueue failures) from the default registry. No auto_describe: it would query
     # the store as the app starts, before a worker has migrated it; scrapes query it.
     metrics = CollectorRegistry(auto_describe=False)
-    metrics.register(StoreCollector(engine))
+    metrics.register(GuardedCollector(StoreCollector(engine), engine))
     app.extensions[EXTENSION] = ReportsContext(settings, engine, metrics)
 
 
@@ -109,14 +110,22 @@ def analyst_required(view: F) -> F:
     return cast(F, wrapped)
 
 
+# The days a report may name: wide enough for any real period, narrow enough that a day
+# after the last one is still a date the store and Python can hold.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
 def _date(name: str) -> date | None:
     value = request.args.get(name)
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"{name}={value!r}: expected YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRequest(f"{name}={value!r}: must be from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def _period() -> Period:
