@@ -93,8 +93,9 @@ def start_gunicorn(
         "--access-logformat",
         "%(U)s %(s)s %(D)s",
     ]
-    if threads > 1:
-        command += ["--worker-class", "gthread", "--threads", str(threads)]
+    if threads > 1:  # the Procfile's threaded worker (gateway/web_worker.py)
+        command += ["--worker-class", "gateway.web_worker.BoundedThreadWorker"]
+        command += ["--threads", str(threads), "--keep-alive", "2"]
     command.append("gateway.app:create_app()")
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -340,7 +341,11 @@ def report(
     each = ", ".join(f"{webhook_p99(r) * 1000:.1f} ms" for r in runs)
     met = sum(webhook_p99(r) <= 0.025 for r in runs)
     all_errors = sum(len(r.run.webhook_errors()) for r in runs)
-    server = f"{workers} sync workers" if threads <= 1 else f"{workers} gthread workers × {threads}"
+    server = (
+        f"{workers} sync workers"
+        if threads <= 1
+        else f"{workers} bounded-thread workers (the Procfile's) × {threads}"
+    )
     paths = by_path(run)
     slowest = sorted(paths, key=lambda p: percentile(paths[p], 99), reverse=True)[:6]
     lines = [

@@ -36,7 +36,17 @@ from gateway.services.transfers import TransferService
 from gateway.settings import FlowConfig, Settings, SettingsError
 from gateway.tables import web as tables_web
 from gateway.telephony import Telephony, build_client
-from gateway.web import api, health, pages, reports_api, reports_page, request_log, voice
+from gateway.web import (
+    api,
+    errors,
+    health,
+    limits,
+    pages,
+    reports_api,
+    reports_page,
+    request_log,
+    voice,
+)
 from gateway.web.afterwards import AfterResponse
 from gateway.web.context import EXTENSION, Gateway
 from gateway.web.reports_page import psap_zones
@@ -83,6 +93,8 @@ def create_app(
     redis = redis or redis_client(settings.redis_url)
     app = Flask(__name__)
     request_log.init_app(app)
+    limits.init_app(app)
+    errors.init_app(app)
     # Twilio signs the public URL; behind a proxy, rebuild it from X-Forwarded-*.
     app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
         app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1

@@ -208,7 +208,17 @@ def _point(value: dict[str, Any]) -> Point:
         if isinstance(number, bool) or not isinstance(number, int | float):
             raise InputError("invalid-location", f"{name} must be a number", f"location.{name}")
     assert isinstance(lat, int | float) and isinstance(lon, int | float)
-    return Point(float(lat), float(lon), None if radius is None else float(radius))
+    metres = None if radius is None else _float("radius_m", radius)
+    return Point(_float("lat", lat), _float("lon", lon), metres)
+
+
+def _float(name: str, number: int | float) -> float:
+    """The number as a float; one too large for a float (a 400-digit integer) is refused."""
+    try:
+        return float(number)
+    except OverflowError:
+        message = f"{name} is out of range"
+        raise InputError("invalid-location", message, f"location.{name}") from None
 
 
 def _object(body: object) -> dict[str, Any]:

@@ -7,7 +7,9 @@ from flask import Flask
 from gateway.settings import Settings
 from gateway.tables import api
 from gateway.tables.admin import init_admin
+from gateway.tables.bundle import MAX_ZIP_BYTES
 from gateway.tables.service import TableVersions
+from gateway.web import limits
 from routing.engine import Router
 
 
@@ -18,3 +20,7 @@ def init_app(
     api.init_app(app, settings, router, versions)
     app.register_blueprint(api.bp)
     init_admin(app, dict(settings.admin_api_keys))
+    # A table set is larger than the 1 MiB every other request is held to; the zip reader
+    # bounds what it unpacks (gateway.tables.bundle).
+    for blueprint in (api.bp.name, "admin"):
+        limits.set_body_limit(app, blueprint, MAX_ZIP_BYTES)

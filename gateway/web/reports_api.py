@@ -126,14 +126,22 @@ def analyst_required(view: F) -> F:
     return cast(F, wrapped)
 
 
+# The days a report may name: wide enough for any real period, narrow enough that a day
+# after the last one is still a date the store and Python can hold.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
 def _date(args: Mapping[str, str], name: str) -> date | None:
     value = args.get(name)
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"{name}={value!r}: expected YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRequest(f"{name}={value!r}: must be from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def zone(args: Mapping[str, str], default: str = "UTC") -> str:

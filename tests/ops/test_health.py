@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import text
 
 from gateway.adapters.store.db import create_store_engine
+from gateway.web import health
 from routing.engine import Router
 from tests.ops.apps import DOWN_REDIS_URL, migrated_sqlite, ops_app, signed
 
@@ -80,3 +82,14 @@ def test_with_redis_down_the_caller_still_gets_twiml_that_keeps_them_with_911(
     assert answer.status_code == 200
     assert "9 1 1 stays on the line" in answer.get_data(as_text=True)
     assert app.test_client().get("/readyz").status_code == 503
+
+
+def test_readyz_says_so_when_no_routing_table_version_is_loaded(
+    router: Router, redis_url: str, tmp_path: Path
+) -> None:
+    app = _ready_app(router, redis_url, tmp_path)
+    probes = app.extensions[health.EXTENSION]
+    app.extensions[health.EXTENSION] = replace(probes, tables_version=lambda: None)
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 503
+    assert answer.get_json()["missing"] == ["no routing-table version loaded"]
