@@ -33,14 +33,17 @@ class TooDeep(ValueError):
 def init_app(app: Flask, default: int = DEFAULT_BODY_LIMIT) -> None:
     """Apply the body limit to every request of `app`, and parse JSON with the depth limit."""
     app.config["MAX_CONTENT_LENGTH"] = default
-    app.extensions[_LIMITS] = {}
+    app.extensions.setdefault(_LIMITS, {})
     app.json = LimitedJSON(app)
     app.before_request(_apply_limit)
 
 
 def set_body_limit(app: Flask, blueprint: str, limit: int) -> None:
-    """Give the routes of one blueprint (by name) a body limit of their own, in bytes."""
-    app.extensions[_LIMITS][blueprint] = limit
+    """Give the routes of one blueprint (by name) a body limit of their own, in bytes.
+
+    It may come before or after `init_app` (an app made of some blueprints only, in tests).
+    """
+    app.extensions.setdefault(_LIMITS, {})[blueprint] = limit
 
 
 def _apply_limit() -> None:

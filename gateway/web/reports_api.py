@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 # Imported for its counters (events enqueued, enqueue failures), served with the store's.
 from gateway.adapters import queueing  # noqa: F401
 from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.guarded_metrics import GuardedCollector
 from gateway.adapters.store.metrics import StoreCollector
 from gateway.adapters.store.reports import (
     GROUPINGS,
@@ -78,7 +79,7 @@ def init_app(
     # events, enqueue failures) from the default registry. No auto_describe: it would query
     # the store as the app starts, before a worker has migrated it; scrapes query it.
     metrics = CollectorRegistry(auto_describe=False)
-    metrics.register(StoreCollector(engine))
+    metrics.register(GuardedCollector(StoreCollector(engine), engine))
     app.extensions[EXTENSION] = ReportsContext(settings, engine, metrics, zones)
 
 
