@@ -46,7 +46,7 @@ from carrier_sim.model import (
     new_sid,
     valid_address,
 )
-from carrier_sim.scenario import Attempt, Caller, Forgery, Scenario
+from carrier_sim.scenario import ANSWERED, PERSON, Attempt, Caller, Forgery, Scenario
 from carrier_sim.timeline import Leg, Timeline
 from carrier_sim.twiml import VERBS, TwimlError, Verb
 from carrier_sim.webhooks import (
@@ -65,10 +65,19 @@ HTTP_CHANNEL = "http:"
 API_VERSION = "2010-04-01"
 TWIML_TYPES = frozenset({"text/xml", "application/xml", "text/html"})
 # How long answering machine detection takes before the call's URL is requested.
-AMD_SECONDS = {"human": 2.0, "machine_start": 3.0, "machine_end_beep": 10.0}
-VOICEMAIL_RECORDING_SECONDS = 120.0
+# `unknown` comes when the line stays silent for MachineDetectionSilenceTimeout (5 s).
+AMD_SECONDS = {
+    "human": 2.0,
+    "machine_start": 3.0,
+    "machine_end_beep": 10.0,
+    "fax": 3.0,
+    "unknown": 5.0,
+}
+# How long a machine that answers stays on the line before it hangs up.
+MACHINE_SECONDS = {"voicemail": 120.0, "fax": 60.0}
 SAY_WORDS_PER_SECOND = 2.5
 INVALID_DIAL_NUMBER = 13224
+LABEL_IN_USE = 16025
 APPLICATION_ERROR_MESSAGE = "We are sorry, an application error has occurred. Goodbye."
 DEFAULT_WAIT_URL = "http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical"
 
@@ -145,6 +154,7 @@ class Engine:
         self.dial_counts: dict[str, int] = {}
         self.whisper: dict[str, Target] = {}
         self.wait_timers: dict[str, Timer] = {}
+        self.deleted: set[str] = set()  # call records deleted through the REST API
         self.random = random.Random(config.scenario.callbacks.seed)
 
     # Time and records ---------------------------------------------------------------
@@ -275,15 +285,17 @@ class Engine:
             media=media,
         )
 
-    def fetch_step(self, call: Call, method: str, url: str, extra: dict[str, str]) -> FetchStep:
+    def fetch_step(
+        self, call: Call, method: str, url: str, extra: dict[str, str], *, media: bool = False
+    ) -> FetchStep:
         """Request TwiML for `call` from inside its program; in load mode without blocking."""
         if self.executor is None:
-            return self.fetch(call, method, url, extra)
+            return self.fetch(call, method, url, extra, media=media)
         form = {**self.call_params(call), **extra}
         channel = f"{HTTP_CHANNEL}{new_sid('HT')}"
 
         def arrived(started: float, sent_to: str, result: HttpResult) -> None:
-            self._log_webhook(call, method, form, started, sent_to, result)
+            self._log_webhook(call, method, form, started, sent_to, result, media=media)
             if call.waiting is not None and call.waiting.channel == channel:
                 self.resume(call, Wake("signal", "http", {"result": result}))
             for action in self.held.pop(call.sid, []):
@@ -429,6 +441,8 @@ class Engine:
         if call.status != status:
             call.status = status
             self.log(call, "call", status)
+        if status == "ringing" and call.started_at is None:
+            call.started_at = self.now()
         if event is not None:
             self._call_callback(call, event)
 
@@ -898,12 +912,32 @@ class Engine:
         self.recompute()
 
     def _dial_conference(self, call: Call, verb: Verb, noun: Verb, base: str | None) -> DialStep:
+        participant = self._member(call, noun)
+        if not self._admits(call, self.active_conference(noun.text), participant, noun):
+            return {"DialCallStatus": "failed"}
+        wait: tuple[str, HttpResult] | None = None
+        target = self.wait_target(participant.wait_url)
+        if target and self._will_wait(noun.text, participant):
+            # As on Twilio, a room whose waitUrl fails is not established: the <Dial> ends
+            # and the call goes on to its action (or next verb), where it can recover.
+            result = yield from self.fetch_step(call, "POST", target, {}, media=True)
+            if self.media_document(call, target, result, "waitUrl") is None:
+                self.log(call, "note", f"{noun.text} not joined: its waitUrl failed")
+                return {"DialCallStatus": "failed"}
+            wait = (target, result)
         conference = self.conference_named(
             noun.text, creator=lambda c: self._noun_callbacks(c, noun, base)
         )
-        participant = Participant(
+        if not self._admits(call, conference, participant, noun):
+            return {"DialCallStatus": "failed"}
+        participant.conference_sid = conference.sid
+        self.join(conference, call, participant, wait)
+        return (yield from self._in_conference(call, verb, base, conference))
+
+    def _member(self, call: Call, noun: Verb) -> Participant:
+        return Participant(
             call.sid,
-            conference.sid,
+            "",
             label=noun.get("participantLabel") or None,
             start_conference_on_enter=noun.flag("startConferenceOnEnter", True),
             end_conference_on_exit=noun.flag("endConferenceOnExit", False),
@@ -912,17 +946,46 @@ class Engine:
             wait_url=noun.get("waitUrl", DEFAULT_WAIT_URL),
             date_created=self.now(),
         )
+
+    def _will_wait(self, name: str, participant: Participant) -> bool:
+        """True if a leg joining room `name` now would wait for it to start."""
+        conference = self.active_conference(name)
+        if conference is None:
+            return True
+        members = [*conference.participants.values(), participant]
+        return not conference.started and not _may_start(members)
+
+    def _admits(
+        self, call: Call, conference: Conference | None, participant: Participant, noun: Verb
+    ) -> bool:
+        """Whether the room takes the leg: not full, and its participantLabel free (16025)."""
+        if conference is None:
+            return True
         if len(conference.participants) >= int(noun.number("maxParticipants", 250)):
             self.log(call, "note", f"conference {conference.friendly_name} is full")
-            return {"DialCallStatus": "failed"}
-        self.join(conference, call, participant)
-        joined = self.now()
+            return False
+        if participant.label and participant.label in self.labels(conference):
+            message = f"participantLabel {participant.label!r} is in use in {noun.text}"
+            self.log(call, "error", message, code=LABEL_IN_USE)
+            return False
+        return True
+
+    def labels(self, conference: Conference) -> set[str | None]:
+        """The labels of the room's participants, those still ringing included."""
+        members = [*conference.participants.values(), *self.pending.values()]
+        return {p.label for p in members if p.conference_sid == conference.sid}
+
+    def _in_conference(
+        self, call: Call, verb: Verb, base: str | None, conference: Conference
+    ) -> DialStep:
+        """Stay in the room until it ends, the leg is removed, or * (hangupOnStar).
+
+        Twilio's <Dial> action after a <Conference> carries no DialCallDuration."""
         star = verb.flag("hangupOnStar", False)
+        doing = f"in conference {conference.friendly_name}"
         try:
             while True:
-                wake = yield Wait(
-                    None, digits=star, doing=f"in conference {noun.text}", channel=conference.sid
-                )
+                wake = yield Wait(None, digits=star, doing=doing, channel=conference.sid)
                 if wake.kind == "digit" and wake.key == "*":
                     self.leave(conference, call, "participant_left_via_hangup_on_star")
                     break
@@ -932,13 +995,9 @@ class Engine:
             if call.sid in conference.participants:
                 self.leave(conference, call, "participant_updated_via_api")
             if isinstance(interrupt, HungUp):
-                extra = {
-                    "DialCallStatus": "completed",
-                    "DialCallDuration": str(round(self.now() - joined)),
-                }
-                self._dial_action_after_hangup(call, verb, base, extra)
+                self._dial_action_after_hangup(call, verb, base, {"DialCallStatus": "completed"})
             raise
-        return {"DialCallStatus": "completed", "DialCallDuration": str(round(self.now() - joined))}
+        return {"DialCallStatus": "completed"}
 
     def _noun_callbacks(self, conference: Conference, noun: Verb, base: str | None) -> None:
         if noun.get("statusCallback"):
@@ -1032,7 +1091,8 @@ class Engine:
         self._call_callback(call, "initiated")
         self.set_status(call, "ringing", "ringing")
         attempt = self._attempt_for(call)
-        if attempt.outcome in {"answer", "voicemail", "decline"} and attempt.after >= call.timeout:
+        late = attempt.outcome in ANSWERED | {"decline"} and attempt.after >= call.timeout
+        if late:
             attempt = Attempt("no-answer", call.timeout)
         if attempt.outcome == "no-answer":
             self.later(
@@ -1059,24 +1119,27 @@ class Engine:
     def answer(self, call: Call, attempt: Attempt) -> None:
         """The line picks up (a person or a voicemail greeting)."""
         call.answered_at = self.now()
-        call.human = attempt.outcome != "voicemail"
+        call.human = attempt.outcome in PERSON
         self.set_status(call, "in-progress", "answered")
         if call.human:
             self._schedule_actions(call, attempt.actions)
         else:
             self.later(
                 call,
-                VOICEMAIL_RECORDING_SECONDS,
-                lambda: self.end(call, "completed", "party", "voicemail recording ended"),
+                MACHINE_SECONDS[attempt.outcome],
+                lambda: self.end(call, "completed", "party", f"the {attempt.outcome} hung up"),
             )
         delay = 0.0
         if call.machine_detection:
-            call.answered_by = self._answered_by(call)
+            call.answered_by = self._answered_by(call, attempt.outcome)
             delay = AMD_SECONDS[call.answered_by]
             self.log(call, "note", f"answering machine detection: {call.answered_by}")
         self.later(call, delay, lambda: self._after_answer(call))
 
-    def _answered_by(self, call: Call) -> str:
+    def _answered_by(self, call: Call, outcome: str) -> str:
+        """AnsweredBy as Twilio's answering machine detection reports it."""
+        if outcome in {"silent", "fax"}:
+            return "unknown" if outcome == "silent" else "fax"
         if call.human:
             return "human"
         return (
@@ -1121,9 +1184,9 @@ class Engine:
         Only the participant that creates a conference sets its status callback, as on
         Twilio: settings on later participants are ignored.
         """
-        for conference in self.conferences.values():
-            if conference.friendly_name == name and conference.status != "completed":
-                return conference
+        active = self.active_conference(name)
+        if active is not None:
+            return active
         now = self.now()
         conference = Conference(new_sid("CF"), self.config.account_sid, name, now, now)
         self.conferences[conference.sid] = conference
@@ -1132,8 +1195,23 @@ class Engine:
         self.log(None, "conference", f"conference {name} created ({conference.sid})")
         return conference
 
-    def join(self, conference: Conference, call: Call, participant: Participant) -> None:
-        """A leg enters the room; the room starts if a startConferenceOnEnter one is in."""
+    def active_conference(self, name: str) -> Conference | None:
+        """The room with this friendly name that has not ended, if there is one."""
+        for conference in self.conferences.values():
+            if conference.friendly_name == name and conference.status != "completed":
+                return conference
+        return None
+
+    def join(
+        self,
+        conference: Conference,
+        call: Call,
+        participant: Participant,
+        wait: tuple[str, HttpResult] | None = None,
+    ) -> None:
+        """A leg enters the room; as on Twilio, the room starts once it holds two
+        participants, one of them with startConferenceOnEnter. `wait`: the waitUrl and
+        its document, when the leg's <Dial> fetched it before joining."""
         participant.status, participant.joined_at = "connected", self.now()
         participant.date_updated = self.now()
         conference.participants[call.sid] = participant
@@ -1150,10 +1228,14 @@ class Engine:
         self.conference_event(conference, "participant-join", call, participant)
         if participant.beep in {"true", "onEnter"}:
             self.log(None, "media", f"beep in {conference.friendly_name}")
-        if not conference.started and participant.start_conference_on_enter:
+        if not conference.started and _may_start(list(conference.participants.values())):
             conference.status, conference.updated_at = "in-progress", self.now()
             self.conference_event(conference, "conference-start")
-        if not conference.started:
+        if conference.started:
+            pass
+        elif wait is not None:
+            self._play_wait(call, participant, *wait, "")
+        else:
             self._wait_music(call, participant)
         self.recompute()
 
@@ -1167,34 +1249,42 @@ class Engine:
         callers never wait in silence, and what it tells them while they wait. A URL
         outside the application (Twilio's own hold music) is only recorded.
         """
-        url = participant.wait_url
-        base = self.config.app_base_url.rstrip("/")
-        target = resolve(self.config.app_base_url, url) if url else ""
-        if not target or not target.startswith(base + "/"):
-            self._heard(call, url or "silence")
+        target = self.wait_target(participant.wait_url)
+        if not target:
+            self._heard(call, participant.wait_url or "silence")
             return
         self._fetch_wait(call, participant, target, "")
 
-    def _fetch_wait(self, call: Call, participant: Participant, url: str, before: str) -> None:
-        def heard(result: HttpResult) -> None:
-            text, verbs = self._document_heard(call, url, result, "waitUrl")
-            if text != before:
-                self._heard(call, text)
-            if not verbs:
-                return  # silence until the room starts: nothing more is fetched
-            redirect = next((v for v in verbs if v.name == "Redirect"), None)
-            following = resolve(url, redirect.text) if redirect is not None else url
-            # Media up to the Redirect, at least a second: a document of only a Redirect
-            # would otherwise loop without time passing.
-            played = verbs[: verbs.index(redirect)] if redirect is not None else verbs
-            lengths = [self.media_seconds(v) for v in played]
-            if None in lengths:
-                return  # a loop="0": it plays until the room starts
-            seconds = max(1.0, sum(x or 0.0 for x in lengths))
-            again = partial(self._still_waiting, call, participant, following, text)
-            self.later(call, seconds, again)
+    def wait_target(self, url: str | None) -> str:
+        """The absolute waitUrl to fetch, or "" when it is none or outside the application
+        (Twilio's own hold music, only recorded)."""
+        target = resolve(self.config.app_base_url, url) if url else ""
+        return target if target.startswith(self.config.app_base_url.rstrip("/") + "/") else ""
 
+    def _fetch_wait(self, call: Call, participant: Participant, url: str, before: str) -> None:
+        heard = partial(self._play_wait, call, participant, url, before=before)
         self.fetch_detached(call, "POST", url, {}, heard, media=True)
+
+    def _play_wait(
+        self, call: Call, participant: Participant, url: str, result: HttpResult, before: str
+    ) -> None:
+        """Play one waitUrl document: its media, then its Redirect. As on Twilio, a document
+        that ends without a Redirect is not fetched again: silence follows."""
+        text, verbs = self._document_heard(call, url, result, "waitUrl")
+        if text != before:
+            self._heard(call, text)
+        if not verbs:
+            return  # silence until the room starts: nothing more is fetched
+        redirect = next((v for v in verbs if v.name == "Redirect"), None)
+        # Media up to the Redirect, at least a second: a document of only a Redirect
+        # would otherwise loop without time passing.
+        played = verbs[: verbs.index(redirect)] if redirect is not None else verbs
+        lengths = [self.media_seconds(v) for v in played]
+        if None in lengths:
+            return  # a loop="0": it plays until the room starts
+        seconds = max(1.0, sum(x or 0.0 for x in lengths))
+        following = resolve(url, redirect.text) if redirect is not None else ""
+        self.later(call, seconds, partial(self._still_waiting, call, participant, following, text))
 
     def _still_waiting(self, call: Call, participant: Participant, url: str, heard: str) -> None:
         conference = self.conferences.get(participant.conference_sid)
@@ -1202,10 +1292,12 @@ class Engine:
             return
         if conference.participants.get(call.sid) is not participant:
             return
-        if not url.startswith(self.config.app_base_url.rstrip("/") + "/"):
+        if not url:
+            self._heard(call, "silence (the waitUrl document ended without a Redirect)")
+        elif not self.wait_target(url):
             self._heard(call, url)
-            return
-        self._fetch_wait(call, participant, url, heard)
+        else:
+            self._fetch_wait(call, participant, url, heard)
 
     def _heard(self, call: Call, heard: str) -> None:
         self.log(call, "media", f"waits for the conference to start, hearing {heard}")
@@ -1215,15 +1307,25 @@ class Engine:
     ) -> tuple[str, list[Verb]]:
         """What a waitUrl or announceUrl document makes a participant hear, checked, and its
         verbs (none when it failed or is invalid)."""
+        verbs = self.media_document(call, url, result, what)
+        if verbs is None:
+            failed = "failed" if not result.ok else "document is invalid"
+            return f"silence (the {what} {failed})", []
+        return _spoken(verbs) or f"silence (an empty {what} document)", verbs
+
+    def media_document(
+        self, call: Call, url: str, result: HttpResult, what: str
+    ) -> list[Verb] | None:
+        """The verbs of a waitUrl or announceUrl document, or None (logged) when the request
+        failed or the document is not one that may run there."""
         if not result.ok:
             self.log(call, "error", f"{what} {url}: {result.error or result.status}", url=url)
-            return f"silence (the {what} failed)", []
+            return None
         try:
-            verbs = twiml.parse(result.body, twiml.WAIT_URL_VERBS)
+            return twiml.parse(result.body, twiml.WAIT_URL_VERBS)
         except TwimlError as exc:
             self.log(call, "error", f"{what} {url}: {exc.message}", code=exc.code, url=url)
-            return f"silence (the {what} document is invalid)", []
-        return _spoken(verbs) or f"silence (an empty {what} document)", verbs
+            return None
 
     def announce(self, call: Call, url: str) -> None:
         """A participant's announceUrl: fetched after the REST update returns, as on Twilio.
@@ -1457,6 +1559,11 @@ _EVENT_GROUPS = {
     "announcement-end": "announcement",
     "announcement-fail": "announcement",
 }
+
+
+def _may_start(members: list[Participant]) -> bool:
+    """Twilio starts a room once two are in it, one of them with startConferenceOnEnter."""
+    return len(members) >= 2 and any(p.start_conference_on_enter for p in members)
 
 
 def _bool(value: bool) -> str:

@@ -30,7 +30,9 @@ INVALID_TO = 21211
 INVALID_FROM = 21212
 URL_REQUIRED = 21205
 NOT_IN_PROGRESS = 21220
-INVALID_PARAMETER = 21201  # the simulator's own code for a malformed value
+INVALID_TIMEOUT = 21208
+INVALID_CALLBACK_EVENT = 21626
+INVALID_PARAMETER = 21201  # for a malformed value Twilio has no more precise code for
 
 CALL_CREATE = _names(
     "To From Url Method Twiml FallbackUrl FallbackMethod StatusCallback StatusCallbackMethod "
@@ -102,6 +104,9 @@ def create_rest_app(engine: Callable[[], Engine], account_sid: str, auth_token: 
     api.add_url_rule(
         "/Calls/<sid>.json", view_func=views.update_call, methods=["POST"], endpoint="update_call"
     )
+    api.add_url_rule(
+        "/Calls/<sid>.json", view_func=views.delete_call, methods=["DELETE"], endpoint="delete_call"
+    )
     api.add_url_rule("/Conferences.json", view_func=views.list_conferences, methods=["GET"])
     api.add_url_rule("/Conferences/<sid>.json", view_func=views.fetch_conference, methods=["GET"])
     api.add_url_rule(
@@ -169,25 +174,45 @@ def _flag(params: dict[str, list[str]], name: str, default: bool) -> bool:
     return value.lower() == "true"
 
 
-def _number(params: dict[str, list[str]], name: str, default: int, low: int, high: int) -> int:
+def _number(
+    params: dict[str, list[str]],
+    name: str,
+    default: int,
+    bounds: tuple[int, int],
+    code: int = INVALID_PARAMETER,
+) -> int:
     value = _one(params, name)
     if value is None:
         return default
+    low, high = bounds
     if not value.isdigit() or not low <= int(value) <= high:
-        raise ApiError(400, INVALID_PARAMETER, f"{name} must be an integer from {low} to {high}")
+        raise ApiError(400, code, f"{name} must be an integer from {low} to {high}")
     return int(value)
 
 
 def _events(
-    params: dict[str, list[str]], name: str, known: frozenset[str], default: frozenset[str]
+    params: dict[str, list[str]],
+    name: str,
+    known: frozenset[str],
+    default: frozenset[str],
+    code: int = INVALID_CALLBACK_EVENT,
 ) -> frozenset[str]:
     values = params.get(name)
     if not values:
         return default
     events = frozenset(word for value in values for word in value.replace(",", " ").split())
     if not events <= known:
-        raise ApiError(400, INVALID_PARAMETER, f"{name}: unknown {sorted(events - known)}")
+        raise ApiError(400, code, f"{name}: unknown {sorted(events - known)}")
     return events
+
+
+def _twiml_source(params: dict[str, list[str]]) -> tuple[str | None, str | None]:
+    """The call's Url and Twiml. Url must be an absolute http(s) URL (21205); with both
+    given, Twilio's API definition says the Twiml is ignored."""
+    url, twiml_text = _one(params, "Url"), _one(params, "Twiml")
+    if url is not None and not url.lower().startswith(("http://", "https://")):
+        raise ApiError(400, URL_REQUIRED, f"Url is not a valid URL: {url}")
+    return url, None if url else twiml_text
 
 
 def _method(params: dict[str, list[str]], name: str) -> str:
@@ -231,7 +256,7 @@ class _Views:
     def create_call(self, account_sid: str) -> tuple[Response, int]:
         params = _params(CALL_CREATE)
         to, from_ = _addresses(params)
-        url, twiml_text = _one(params, "Url"), _one(params, "Twiml")
+        url, twiml_text = _twiml_source(params)
         if not url and not twiml_text:
             raise ApiError(400, URL_REQUIRED, "Url or Twiml is required")
         engine = self.engine()
@@ -241,7 +266,7 @@ class _Views:
                 from_=from_,
                 direction="outbound-api",
                 role="api",
-                timeout=_number(params, "Timeout", 60, 1, 600),
+                timeout=_number(params, "Timeout", 60, (1, 600), INVALID_TIMEOUT),
             )
             call.url, call.method, call.twiml = url, _method(params, "Method"), twiml_text
             call.fallback_url = _one(params, "FallbackUrl")
@@ -273,7 +298,7 @@ class _Views:
             status = _one(params, "Status")
             if status is not None:
                 self._change_status(engine, call, status)
-            url, twiml_text = _one(params, "Url"), _one(params, "Twiml")
+            url, twiml_text = _twiml_source(params)
             if url or twiml_text:
                 self._new_twiml(engine, call, params, url, twiml_text)
             if "FallbackUrl" in params:
@@ -281,6 +306,17 @@ class _Views:
             if "StatusCallback" in params:
                 self._callbacks(call, params)
             return jsonify(call_json(engine, call))
+
+    def delete_call(self, account_sid: str, sid: str) -> tuple[str, int]:
+        """Delete an ended call's record; the API no longer shows it."""
+        engine = self.engine()
+        with engine.lock:
+            call = self._call(engine, sid)
+            if not call.ended:
+                raise ApiError(400, NOT_IN_PROGRESS, "Cannot delete a call that has not ended")
+            engine.log(call, "rest", f"DELETE Calls/{sid}.json")
+            engine.deleted.add(sid)
+            return "", 204
 
     def _change_status(self, engine: Engine, call: Call, status: str) -> None:
         if status not in {"completed", "canceled"}:
@@ -311,7 +347,7 @@ class _Views:
 
     def _call(self, engine: Engine, sid: str) -> Call:
         call = engine.calls.get(sid)
-        if call is None:
+        if call is None or sid in engine.deleted:
             raise ApiError(404, NOT_FOUND, f"The requested resource {request.path} was not found")
         return call
 
@@ -320,7 +356,7 @@ class _Views:
     def list_conferences(self, account_sid: str) -> Response:
         params = _params(CONFERENCE_LIST)
         name, status = _one(params, "FriendlyName"), _one(params, "Status")
-        size = _number(params, "PageSize", 50, 1, 1000)
+        size = _number(params, "PageSize", 50, (1, 1000))
         engine = self.engine()
         with engine.lock:
             found = [
@@ -370,7 +406,7 @@ class _Views:
                 from_=from_,
                 direction="outbound-api",
                 role="participant",
-                timeout=_number(params, "Timeout", 60, 5, 600),
+                timeout=_number(params, "Timeout", 60, (5, 600), INVALID_TIMEOUT),
             )
             self._callbacks(call, params)
             call.machine_detection = _machine_detection(params)
@@ -397,7 +433,11 @@ class _Views:
         conference.status_callback = _one(params, "ConferenceStatusCallback")
         conference.status_callback_method = _method(params, "ConferenceStatusCallbackMethod")
         conference.status_callback_events = _events(
-            params, "ConferenceStatusCallbackEvent", CONFERENCE_EVENTS, frozenset()
+            params,
+            "ConferenceStatusCallbackEvent",
+            CONFERENCE_EVENTS,
+            frozenset({"start", "end"}),  # Twilio's default
+            INVALID_PARAMETER,
         )
 
     def list_participants(self, account_sid: str, sid: str) -> Response:
@@ -493,14 +533,13 @@ def call_json(engine: Engine, call: Call) -> dict[str, Any]:
     """A Call resource as Twilio renders it."""
     uri = f"/2010-04-01/Accounts/{call.account_sid}/Calls/{call.sid}"
     updated = max(t for t in (call.created_at, call.answered_at, call.ended_at) if t is not None)
-    duration = None
-    if call.ended:
-        duration = str(
-            0 if call.answered_at is None else round((call.ended_at or 0) - call.answered_at)
-        )
+    # Twilio leaves both empty for a call that was never answered (canceled, busy, ...).
+    duration = end_time = None
+    if call.ended and call.answered_at is not None:
+        duration = str(round((call.ended_at or 0) - call.answered_at))
+        end_time = engine.date(call.ended_at)
     return {
         "account_sid": call.account_sid,
-        "annotation": None,
         "answered_by": call.answered_by,
         "api_version": "2010-04-01",
         "caller_name": None,
@@ -508,7 +547,7 @@ def call_json(engine: Engine, call: Call) -> dict[str, Any]:
         "date_updated": engine.date(updated),
         "direction": call.direction,
         "duration": duration,
-        "end_time": engine.date(call.ended_at),
+        "end_time": end_time,
         "forwarded_from": None,
         "from": call.from_,
         "from_formatted": call.from_,
@@ -519,7 +558,7 @@ def call_json(engine: Engine, call: Call) -> dict[str, Any]:
         "price_unit": "USD",
         "queue_time": "0",
         "sid": call.sid,
-        "start_time": engine.date(call.answered_at),
+        "start_time": engine.date(call.started_at),  # set once dialed
         "status": call.status,
         "subresource_uris": {
             name: f"{uri}/{path}.json"
