@@ -261,7 +261,7 @@ class _Views:
             raise ApiError(400, URL_REQUIRED, "Url or Twiml is required")
         engine = self.engine()
         with engine.lock:
-            call = engine.new_call(
+            call = engine.legs.new_call(
                 to=to,
                 from_=from_,
                 direction="outbound-api",
@@ -274,7 +274,7 @@ class _Views:
             self._callbacks(call, params)
             call.machine_detection = _machine_detection(params)
             engine.log(call, "rest", f"POST Calls.json To={to} From={from_}", at=engine.now())
-            engine.soon(lambda: engine.place(call), "place call")
+            engine.soon(lambda: engine.legs.place(call), "place call")
             return jsonify(call_json(engine, call)), 201
 
     def _callbacks(self, call: Call, params: dict[str, list[str]]) -> None:
@@ -324,9 +324,9 @@ class _Views:
         if call.ended:
             return
         if call.answered_at is None:
-            engine.end(call, "canceled", "application", f"REST Status={status}")
+            engine.legs.end(call, "canceled", "application", f"REST Status={status}")
         elif status == "completed":
-            engine.end(call, "completed", "application", "REST Status=completed")
+            engine.legs.end(call, "completed", "application", "REST Status=completed")
         # Status=canceled on an answered call has no effect, as on Twilio.
 
     def _new_twiml(
@@ -343,7 +343,7 @@ class _Views:
         if call.answered_at is None:
             call.url, call.method, call.twiml = url, method, twiml_text
             return
-        engine.redirect(call, Target(url, method, twiml=twiml_text))
+        engine.programs.redirect(call, Target(url, method, twiml=twiml_text))
 
     def _call(self, engine: Engine, sid: str) -> Call:
         call = engine.calls.get(sid)
@@ -379,7 +379,7 @@ class _Views:
             if _one(params, "Status") != "completed":
                 raise ApiError(400, INVALID_PARAMETER, "Status must be completed")
             engine.log(None, "rest", f"POST Conferences/{sid}.json Status=completed")
-            engine.end_conference(conference, "conference-ended-via-api", None)
+            engine.rooms.end_conference(conference, "conference-ended-via-api", None)
             return jsonify(conference_json(engine, conference))
 
     def _conference(self, engine: Engine, sid: str) -> Conference:
@@ -398,10 +398,10 @@ class _Views:
             if sid.startswith("CF"):
                 conference = self._conference(engine, sid)
             else:
-                conference = engine.conference_named(
+                conference = engine.rooms.conference_named(
                     sid, lambda c: self._conference_callbacks(c, params)
                 )
-            call = engine.new_call(
+            call = engine.legs.new_call(
                 to=to,
                 from_=from_,
                 direction="outbound-api",
@@ -426,7 +426,7 @@ class _Views:
             _flag(params, "EarlyMedia", True)  # validated; early media is not heard anyway
             engine.pending[call.sid] = participant
             engine.log(call, "rest", f"POST Participants.json to {conference.friendly_name}")
-            engine.soon(lambda: engine.place(call), "place participant")
+            engine.soon(lambda: engine.legs.place(call), "place participant")
             return jsonify(participant_json(engine, participant)), 201
 
     def _conference_callbacks(self, conference: Conference, params: dict[str, list[str]]) -> None:
@@ -475,13 +475,15 @@ class _Views:
         call = engine.calls[participant.call_sid]
         engine.log(call, "rest", f"DELETE participant from {conference.friendly_name}")
         if participant.call_sid in engine.pending:
-            engine.end(call, "canceled", "application", "removed from the conference via REST")
+            engine.legs.end(call, "canceled", "application", "removed from the conference via REST")
         elif participant.via_api:
-            engine.leave(conference, call, "participant_updated_via_api")
-            engine.end(call, "completed", "application", "removed from the conference via REST")
+            engine.rooms.leave(conference, call, "participant_updated_via_api")
+            engine.legs.end(
+                call, "completed", "application", "removed from the conference via REST"
+            )
         else:
-            engine.leave(conference, call, "participant_updated_via_api")
-            engine.signal(call, conference.sid, "removed")
+            engine.rooms.leave(conference, call, "participant_updated_via_api")
+            engine.programs.signal(call, conference.sid, "removed")
 
     def _update(
         self,
@@ -492,18 +494,18 @@ class _Views:
     ) -> None:
         engine.log(engine.calls[participant.call_sid], "rest", f"POST participant {sorted(params)}")
         if "Hold" in params:
-            engine.set_hold(
+            engine.rooms.set_hold(
                 conference, participant, _flag(params, "Hold", False), _one(params, "HoldUrl")
             )
         if "Muted" in params:
-            engine.set_muted(conference, participant, _flag(params, "Muted", False))
+            engine.rooms.set_muted(conference, participant, _flag(params, "Muted", False))
         if "EndConferenceOnExit" in params:
             participant.end_conference_on_exit = _flag(params, "EndConferenceOnExit", False)
         if "WaitUrl" in params:
             participant.wait_url = _one(params, "WaitUrl")
         announce_url = _one(params, "AnnounceUrl")
         if announce_url:
-            engine.announce(engine.calls[participant.call_sid], announce_url)
+            engine.media.announce(engine.calls[participant.call_sid], announce_url)
         if "BeepOnExit" in params:
             _flag(params, "BeepOnExit", True)
 

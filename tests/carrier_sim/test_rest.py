@@ -184,7 +184,7 @@ def test_a_ringing_call_has_a_start_time_and_a_canceled_one_no_duration_or_end_t
     call = client.calls.create(to=CENTER_A, from_=GATEWAY_NUMBER, url=APP_URL)
     assert client.calls(call.sid).fetch().start_time is None  # queued: not dialed yet
     with sim.engine.lock:
-        sim.engine.place(sim.engine.calls[call.sid])
+        sim.engine.legs.place(sim.engine.calls[call.sid])
 
     ringing = client.calls(call.sid).fetch()
     assert (ringing.status, ringing.start_time is not None) == ("ringing", True)
