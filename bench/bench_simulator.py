@@ -7,7 +7,8 @@ callbacks (as the simulator timed each request) and everything else: the simulat
 overhead, which the issue bounds at 50 ms. Figures go to docs/benchmarks.md.
 
 The application is the gateway itself (create_app, with the sample tables, a real Redis
-from $REDIS_URL or the local server's db 10, emptied before and after) playing
+from $REDIS_URL, or a database of the local server leased as the test suites lease theirs,
+emptied before and after) playing
 scenarios/gateway-happy-path.yaml. Side by side in the same run, the simulator's reference
 warm-transfer app (tests/carrier_sim/apps.py), a much thinner application.
 """
@@ -15,10 +16,10 @@ warm-transfer app (tests/carrier_sim/apps.py), a much thinner application.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,13 +40,13 @@ from gateway.settings import Settings  # noqa: E402
 from routing.engine import Router  # noqa: E402
 from routing.tables import DEFAULT_TABLES_DIR  # noqa: E402
 from tests.carrier_sim.apps import AUTH_TOKEN, Seen, warm_transfer_app  # noqa: E402
+from tests.servers import redis_server  # noqa: E402
 
 GATEWAY_SCENARIO = ROOT / "scenarios" / "gateway-happy-path.yaml"
 TOY_SCENARIO = ROOT / "scenarios" / "sim-happy-path.yaml"
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/10"
 
 
-def gateway_sim(router: Router) -> Simulator:
+def gateway_sim(router: Router, redis_url: str) -> Simulator:
     """The gateway wired to an in-process simulator, as tests/app/harness.py does."""
     holder: dict[str, Any] = {}
     sim = Simulator(app=lambda env, start: holder["app"](env, start), auth_token=AUTH_TOKEN)
@@ -53,7 +54,7 @@ def gateway_sim(router: Router) -> Simulator:
         twilio_account_sid=sim.account_sid,
         twilio_auth_token=AUTH_TOKEN,
         public_base_url=sim.app_url,
-        redis_url=REDIS_URL,
+        redis_url=redis_url,
         after_response_threads=0,  # in process: done before the virtual clock moves on
     )
     holder["app"] = create_app(
@@ -62,7 +63,7 @@ def gateway_sim(router: Router) -> Simulator:
         twilio_client=sim.twilio_client(),
         event_sink=MemorySink(),
         recorder=MemoryRecorder(settings),
-        redis=redis_client(REDIS_URL),
+        redis=redis_client(redis_url),
         clock=lambda: sim.engine.config.epoch + timedelta(seconds=sim.engine.now()),
     )
     return sim
@@ -128,14 +129,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    connection = redis.Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    try:
-        router = Router.from_files(DEFAULT_TABLES_DIR)
-        gateway = measure(lambda: gateway_sim(router), GATEWAY_SCENARIO, args.runs)
-        toy = measure(toy_sim, TOY_SCENARIO, args.runs)
-    finally:
+    if args.runs < 2:
+        parser.error("--runs: at least 2 (a p90 needs two figures)")
+    # Never a fixed database number: a test suite may hold it on the shared server.
+    with redis_server(Path(tempfile.mkdtemp())) as redis_url:
+        connection = redis.Redis.from_url(redis_url)
         connection.flushdb()
+        try:
+            router = Router.from_files(DEFAULT_TABLES_DIR)
+            gateway = measure(lambda: gateway_sim(router, redis_url), GATEWAY_SCENARIO, args.runs)
+            toy = measure(toy_sim, TOY_SCENARIO, args.runs)
+        finally:
+            connection.flushdb()
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{platform.python_implementation()} {platform.python_version()}, {args.runs} replays "

@@ -78,6 +78,7 @@ class Call:
     created_at: float
     status: str = "queued"
     parent_sid: str | None = None
+    started_at: float | None = None  # when it was dialed (started ringing)
     answered_at: float | None = None
     ended_at: float | None = None
     ended_by: str | None = None

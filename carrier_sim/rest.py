@@ -30,7 +30,9 @@ INVALID_TO = 21211
 INVALID_FROM = 21212
 URL_REQUIRED = 21205
 NOT_IN_PROGRESS = 21220
-INVALID_PARAMETER = 21201  # the simulator's own code for a malformed value
+INVALID_TIMEOUT = 21208
+INVALID_CALLBACK_EVENT = 21626
+INVALID_PARAMETER = 21201  # for a malformed value Twilio has no more precise code for
 
 CALL_CREATE = _names(
     "To From Url Method Twiml FallbackUrl FallbackMethod StatusCallback StatusCallbackMethod "
@@ -102,6 +104,9 @@ def create_rest_app(engine: Callable[[], Engine], account_sid: str, auth_token: 
     api.add_url_rule(
         "/Calls/<sid>.json", view_func=views.update_call, methods=["POST"], endpoint="update_call"
     )
+    api.add_url_rule(
+        "/Calls/<sid>.json", view_func=views.delete_call, methods=["DELETE"], endpoint="delete_call"
+    )
     api.add_url_rule("/Conferences.json", view_func=views.list_conferences, methods=["GET"])
     api.add_url_rule("/Conferences/<sid>.json", view_func=views.fetch_conference, methods=["GET"])
     api.add_url_rule(
@@ -169,25 +174,45 @@ def _flag(params: dict[str, list[str]], name: str, default: bool) -> bool:
     return value.lower() == "true"
 
 
-def _number(params: dict[str, list[str]], name: str, default: int, low: int, high: int) -> int:
+def _number(
+    params: dict[str, list[str]],
+    name: str,
+    default: int,
+    bounds: tuple[int, int],
+    code: int = INVALID_PARAMETER,
+) -> int:
     value = _one(params, name)
     if value is None:
         return default
+    low, high = bounds
     if not value.isdigit() or not low <= int(value) <= high:
-        raise ApiError(400, INVALID_PARAMETER, f"{name} must be an integer from {low} to {high}")
+        raise ApiError(400, code, f"{name} must be an integer from {low} to {high}")
     return int(value)
 
 
 def _events(
-    params: dict[str, list[str]], name: str, known: frozenset[str], default: frozenset[str]
+    params: dict[str, list[str]],
+    name: str,
+    known: frozenset[str],
+    default: frozenset[str],
+    code: int = INVALID_CALLBACK_EVENT,
 ) -> frozenset[str]:
     values = params.get(name)
     if not values:
         return default
     events = frozenset(word for value in values for word in value.replace(",", " ").split())
     if not events <= known:
-        raise ApiError(400, INVALID_PARAMETER, f"{name}: unknown {sorted(events - known)}")
+        raise ApiError(400, code, f"{name}: unknown {sorted(events - known)}")
     return events
+
+
+def _twiml_source(params: dict[str, list[str]]) -> tuple[str | None, str | None]:
+    """The call's Url and Twiml. Url must be an absolute http(s) URL (21205); with both
+    given, Twilio's API definition says the Twiml is ignored."""
+    url, twiml_text = _one(params, "Url"), _one(params, "Twiml")
+    if url is not None and not url.lower().startswith(("http://", "https://")):
+        raise ApiError(400, URL_REQUIRED, f"Url is not a valid URL: {url}")
+    return url, None if url else twiml_text
 
 
 def _method(params: dict[str, list[str]], name: str) -> str:
@@ -231,17 +256,17 @@ class _Views:
     def create_call(self, account_sid: str) -> tuple[Response, int]:
         params = _params(CALL_CREATE)
         to, from_ = _addresses(params)
-        url, twiml_text = _one(params, "Url"), _one(params, "Twiml")
+        url, twiml_text = _twiml_source(params)
         if not url and not twiml_text:
             raise ApiError(400, URL_REQUIRED, "Url or Twiml is required")
         engine = self.engine()
         with engine.lock:
-            call = engine.new_call(
+            call = engine.legs.new_call(
                 to=to,
                 from_=from_,
                 direction="outbound-api",
                 role="api",
-                timeout=_number(params, "Timeout", 60, 1, 600),
+                timeout=_number(params, "Timeout", 60, (1, 600), INVALID_TIMEOUT),
             )
             call.url, call.method, call.twiml = url, _method(params, "Method"), twiml_text
             call.fallback_url = _one(params, "FallbackUrl")
@@ -249,7 +274,7 @@ class _Views:
             self._callbacks(call, params)
             call.machine_detection = _machine_detection(params)
             engine.log(call, "rest", f"POST Calls.json To={to} From={from_}", at=engine.now())
-            engine.soon(lambda: engine.place(call), "place call")
+            engine.soon(lambda: engine.legs.place(call), "place call")
             return jsonify(call_json(engine, call)), 201
 
     def _callbacks(self, call: Call, params: dict[str, list[str]]) -> None:
@@ -273,7 +298,7 @@ class _Views:
             status = _one(params, "Status")
             if status is not None:
                 self._change_status(engine, call, status)
-            url, twiml_text = _one(params, "Url"), _one(params, "Twiml")
+            url, twiml_text = _twiml_source(params)
             if url or twiml_text:
                 self._new_twiml(engine, call, params, url, twiml_text)
             if "FallbackUrl" in params:
@@ -282,15 +307,26 @@ class _Views:
                 self._callbacks(call, params)
             return jsonify(call_json(engine, call))
 
+    def delete_call(self, account_sid: str, sid: str) -> tuple[str, int]:
+        """Delete an ended call's record; the API no longer shows it."""
+        engine = self.engine()
+        with engine.lock:
+            call = self._call(engine, sid)
+            if not call.ended:
+                raise ApiError(400, NOT_IN_PROGRESS, "Cannot delete a call that has not ended")
+            engine.log(call, "rest", f"DELETE Calls/{sid}.json")
+            engine.deleted.add(sid)
+            return "", 204
+
     def _change_status(self, engine: Engine, call: Call, status: str) -> None:
         if status not in {"completed", "canceled"}:
             raise ApiError(400, INVALID_PARAMETER, "Status must be completed or canceled")
         if call.ended:
             return
         if call.answered_at is None:
-            engine.end(call, "canceled", "application", f"REST Status={status}")
+            engine.legs.end(call, "canceled", "application", f"REST Status={status}")
         elif status == "completed":
-            engine.end(call, "completed", "application", "REST Status=completed")
+            engine.legs.end(call, "completed", "application", "REST Status=completed")
         # Status=canceled on an answered call has no effect, as on Twilio.
 
     def _new_twiml(
@@ -307,11 +343,11 @@ class _Views:
         if call.answered_at is None:
             call.url, call.method, call.twiml = url, method, twiml_text
             return
-        engine.redirect(call, Target(url, method, twiml=twiml_text))
+        engine.programs.redirect(call, Target(url, method, twiml=twiml_text))
 
     def _call(self, engine: Engine, sid: str) -> Call:
         call = engine.calls.get(sid)
-        if call is None:
+        if call is None or sid in engine.deleted:
             raise ApiError(404, NOT_FOUND, f"The requested resource {request.path} was not found")
         return call
 
@@ -320,7 +356,7 @@ class _Views:
     def list_conferences(self, account_sid: str) -> Response:
         params = _params(CONFERENCE_LIST)
         name, status = _one(params, "FriendlyName"), _one(params, "Status")
-        size = _number(params, "PageSize", 50, 1, 1000)
+        size = _number(params, "PageSize", 50, (1, 1000))
         engine = self.engine()
         with engine.lock:
             found = [
@@ -343,7 +379,7 @@ class _Views:
             if _one(params, "Status") != "completed":
                 raise ApiError(400, INVALID_PARAMETER, "Status must be completed")
             engine.log(None, "rest", f"POST Conferences/{sid}.json Status=completed")
-            engine.end_conference(conference, "conference-ended-via-api", None)
+            engine.rooms.end_conference(conference, "conference-ended-via-api", None)
             return jsonify(conference_json(engine, conference))
 
     def _conference(self, engine: Engine, sid: str) -> Conference:
@@ -362,15 +398,15 @@ class _Views:
             if sid.startswith("CF"):
                 conference = self._conference(engine, sid)
             else:
-                conference = engine.conference_named(
+                conference = engine.rooms.conference_named(
                     sid, lambda c: self._conference_callbacks(c, params)
                 )
-            call = engine.new_call(
+            call = engine.legs.new_call(
                 to=to,
                 from_=from_,
                 direction="outbound-api",
                 role="participant",
-                timeout=_number(params, "Timeout", 60, 5, 600),
+                timeout=_number(params, "Timeout", 60, (5, 600), INVALID_TIMEOUT),
             )
             self._callbacks(call, params)
             call.machine_detection = _machine_detection(params)
@@ -390,14 +426,18 @@ class _Views:
             _flag(params, "EarlyMedia", True)  # validated; early media is not heard anyway
             engine.pending[call.sid] = participant
             engine.log(call, "rest", f"POST Participants.json to {conference.friendly_name}")
-            engine.soon(lambda: engine.place(call), "place participant")
+            engine.soon(lambda: engine.legs.place(call), "place participant")
             return jsonify(participant_json(engine, participant)), 201
 
     def _conference_callbacks(self, conference: Conference, params: dict[str, list[str]]) -> None:
         conference.status_callback = _one(params, "ConferenceStatusCallback")
         conference.status_callback_method = _method(params, "ConferenceStatusCallbackMethod")
         conference.status_callback_events = _events(
-            params, "ConferenceStatusCallbackEvent", CONFERENCE_EVENTS, frozenset()
+            params,
+            "ConferenceStatusCallbackEvent",
+            CONFERENCE_EVENTS,
+            frozenset({"start", "end"}),  # Twilio's default
+            INVALID_PARAMETER,
         )
 
     def list_participants(self, account_sid: str, sid: str) -> Response:
@@ -435,13 +475,15 @@ class _Views:
         call = engine.calls[participant.call_sid]
         engine.log(call, "rest", f"DELETE participant from {conference.friendly_name}")
         if participant.call_sid in engine.pending:
-            engine.end(call, "canceled", "application", "removed from the conference via REST")
+            engine.legs.end(call, "canceled", "application", "removed from the conference via REST")
         elif participant.via_api:
-            engine.leave(conference, call, "participant_updated_via_api")
-            engine.end(call, "completed", "application", "removed from the conference via REST")
+            engine.rooms.leave(conference, call, "participant_updated_via_api")
+            engine.legs.end(
+                call, "completed", "application", "removed from the conference via REST"
+            )
         else:
-            engine.leave(conference, call, "participant_updated_via_api")
-            engine.signal(call, conference.sid, "removed")
+            engine.rooms.leave(conference, call, "participant_updated_via_api")
+            engine.programs.signal(call, conference.sid, "removed")
 
     def _update(
         self,
@@ -452,18 +494,18 @@ class _Views:
     ) -> None:
         engine.log(engine.calls[participant.call_sid], "rest", f"POST participant {sorted(params)}")
         if "Hold" in params:
-            engine.set_hold(
+            engine.rooms.set_hold(
                 conference, participant, _flag(params, "Hold", False), _one(params, "HoldUrl")
             )
         if "Muted" in params:
-            engine.set_muted(conference, participant, _flag(params, "Muted", False))
+            engine.rooms.set_muted(conference, participant, _flag(params, "Muted", False))
         if "EndConferenceOnExit" in params:
             participant.end_conference_on_exit = _flag(params, "EndConferenceOnExit", False)
         if "WaitUrl" in params:
             participant.wait_url = _one(params, "WaitUrl")
         announce_url = _one(params, "AnnounceUrl")
         if announce_url:
-            engine.announce(engine.calls[participant.call_sid], announce_url)
+            engine.media.announce(engine.calls[participant.call_sid], announce_url)
         if "BeepOnExit" in params:
             _flag(params, "BeepOnExit", True)
 
@@ -493,14 +535,13 @@ def call_json(engine: Engine, call: Call) -> dict[str, Any]:
     """A Call resource as Twilio renders it."""
     uri = f"/2010-04-01/Accounts/{call.account_sid}/Calls/{call.sid}"
     updated = max(t for t in (call.created_at, call.answered_at, call.ended_at) if t is not None)
-    duration = None
-    if call.ended:
-        duration = str(
-            0 if call.answered_at is None else round((call.ended_at or 0) - call.answered_at)
-        )
+    # Twilio leaves both empty for a call that was never answered (canceled, busy, ...).
+    duration = end_time = None
+    if call.ended and call.answered_at is not None:
+        duration = str(round((call.ended_at or 0) - call.answered_at))
+        end_time = engine.date(call.ended_at)
     return {
         "account_sid": call.account_sid,
-        "annotation": None,
         "answered_by": call.answered_by,
         "api_version": "2010-04-01",
         "caller_name": None,
@@ -508,7 +549,7 @@ def call_json(engine: Engine, call: Call) -> dict[str, Any]:
         "date_updated": engine.date(updated),
         "direction": call.direction,
         "duration": duration,
-        "end_time": engine.date(call.ended_at),
+        "end_time": end_time,
         "forwarded_from": None,
         "from": call.from_,
         "from_formatted": call.from_,
@@ -519,7 +560,7 @@ def call_json(engine: Engine, call: Call) -> dict[str, Any]:
         "price_unit": "USD",
         "queue_time": "0",
         "sid": call.sid,
-        "start_time": engine.date(call.answered_at),
+        "start_time": engine.date(call.started_at),  # set once dialed
         "status": call.status,
         "subresource_uris": {
             name: f"{uri}/{path}.json"

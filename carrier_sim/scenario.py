@@ -14,9 +14,23 @@ import yaml
 
 from carrier_sim.model import CALL_EVENTS, valid_address
 
-OUTCOMES = frozenset({"answer", "busy", "failed", "no-answer", "decline", "voicemail"})
-# When a line that does not answer gives its verdict, in seconds after it is dialed.
-DEFAULT_AFTER = {"busy": 1.0, "failed": 0.5, "decline": 4.0, "voicemail": 12.0, "answer": 3.0}
+OUTCOMES = frozenset(
+    {"answer", "silent", "busy", "failed", "no-answer", "decline", "voicemail", "fax"}
+)
+# Outcomes where something picks up the line.
+ANSWERED = frozenset({"answer", "silent", "voicemail", "fax"})
+# Outcomes where a person picks up (and may press keys or hang up).
+PERSON = frozenset({"answer", "silent"})
+# When a line gives its verdict, in seconds after it is dialed.
+DEFAULT_AFTER = {
+    "busy": 1.0,
+    "failed": 0.5,
+    "decline": 4.0,
+    "voicemail": 12.0,
+    "fax": 3.0,
+    "answer": 3.0,
+    "silent": 3.0,
+}
 
 
 class ScenarioError(ValueError):
@@ -37,7 +51,8 @@ class Attempt:
     """How a line behaves the nth time it is dialed.
 
     Attributes:
-        outcome: answer, busy, failed, no-answer, decline or voicemail.
+        outcome: answer, silent (a person who picks up and says nothing), busy, failed,
+            no-answer, decline, voicemail or fax.
         after: seconds after ringing starts when the outcome happens.
         actions: what the person does, timed from the moment they answer.
     """
@@ -214,8 +229,8 @@ def _attempt(data: Any, where: str) -> Attempt:
         raise ScenarioError(f"{where}.outcome: {outcome!r} is not one of {sorted(OUTCOMES)}")
     after = _seconds(item.get("after", DEFAULT_AFTER.get(outcome, 0.0)), f"{where}.after")
     actions = _actions(item.get("actions") or [], f"{where}.actions")
-    if actions and outcome != "answer":
-        raise ScenarioError(f"{where}.actions: only a line that answers can act")
+    if actions and outcome not in PERSON:
+        raise ScenarioError(f"{where}.actions: only a person who answers can act")
     return Attempt(outcome=outcome, after=after, actions=actions)
 
 

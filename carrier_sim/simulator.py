@@ -178,12 +178,12 @@ class Simulator:
         caller = scenario.caller
 
         def ring() -> None:
-            engine.start_inbound(caller)
+            engine.legs.start_inbound(caller)
 
         engine.scheduler.call_at(caller.at, ring, "inbound")
         for forgery in scenario.forgeries:
             engine.scheduler.call_at(
-                forgery.at, partial(engine.forge, forgery, caller.name), "forgery"
+                forgery.at, partial(engine.http.forge, forgery, caller.name), "forgery"
             )
         self._drive(engine, scenario.max_duration)
         with engine.lock:
@@ -236,7 +236,7 @@ class Simulator:
                 copy = vary(i, caller) if vary is not None else caller
 
                 def ring(party: str = party, copy: Caller = copy) -> None:
-                    engine.start_inbound(copy, party)
+                    engine.legs.start_inbound(copy, party)
 
                 engine.scheduler.call_at(caller.at + i * stagger_s, ring, "inbound")
             overhead = self._drive(engine, scenario.max_duration + (count - 1) * stagger_s)

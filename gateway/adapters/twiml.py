@@ -53,24 +53,31 @@ class Links:
 
 
 def caller_waits(
-    links: Links, transfer_id: str, room: str, deadline_at: float | None
+    links: Links, transfer_id: str, room: str, deadline_at: float | None, *, wait_url: bool = True
 ) -> VoiceResponse:
     """The caller's leg waits in the transfer's room, hearing a spoken message.
 
     startConferenceOnEnter=false: the room (and the wait message) runs until a counselor
     joins. endConferenceOnExit=true is on this leg only: when the caller hangs up, the
     counselor's leg is released; when anyone else leaves, the caller stays.
+
+    wait_url=False: the message is said once before the room, which has no waitUrl. On
+    Twilio a room whose waitUrl fails is not joined; going back with the same waitUrl
+    would fail again at once, over and over.
     """
     response = VoiceResponse()
-    # No <Say> first: the leg joins at once and hears the wait message in the room, so a
-    # counselor who answers quickly never waits for the caller.
+    if not wait_url:
+        response.say(WAIT_MESSAGE)
+    # Otherwise no <Say> first: the leg joins at once and hears the wait message in the
+    # room, so a counselor who answers quickly never waits for the caller.
     dial = Dial(action=links.url("voice.caller_done", t=transfer_id))
+    waits_at = links.url("voice.wait", **wait_query(transfer_id, deadline_at)) if wait_url else ""
     dial.conference(
         room,
         start_conference_on_enter=False,
         end_conference_on_exit=True,
         beep=False,
-        wait_url=links.url("voice.wait", **wait_query(transfer_id, deadline_at)),
+        wait_url=waits_at,
         wait_method="POST",
         status_callback=links.url("voice.conference", t=transfer_id),
         status_callback_event=CONFERENCE_EVENTS,

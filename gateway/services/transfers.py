@@ -326,7 +326,10 @@ class TransferService(Calls):
             return twiml.empty()
         transfer = self.store.get(transfer_id)
         if transfer is not None and transfer.status in ACTIVE:
-            return twiml.caller_waits(self.links, transfer.id, transfer.room, transfer.deadline_at)
+            joined = form.get("DialCallStatus") != "failed"  # else its waitUrl failed
+            return twiml.caller_waits(
+                self.links, transfer.id, transfer.room, transfer.deadline_at, wait_url=joined
+            )
         return self.returned_twiml(transfer_id)
 
     def held_done(self, transfer_id: str, form: Mapping[str, str]) -> VoiceResponse:

@@ -516,8 +516,10 @@ def test_a_caller_whose_redirect_back_to_911_failed_hears_why_and_is_redirected_
 
     assert_caller_never_dropped(timeline)
     assert not harness.network_faults, "the first redirect must really have failed"
+    # The last message in the transfer's room; the held room after it is silent.
     waits = [e for e in timeline.of_kind("media", "caller") if "waits" in e.text]
-    assert "We could not reach a 9 8 8 counselor" in waits[-1].text
+    assert "We could not reach a 9 8 8 counselor" in waits[-2].text
+    assert waits[-1].text.endswith("hearing silence")
     assert said(timeline, "caller")[0] == NOT_REACHED  # then the held room, redirected
     assert EventKind.RETURNED_TO_911 in harness.kinds(transfer_id)
 
@@ -701,3 +703,22 @@ def test_a_hand_off_and_a_hang_up_moments_apart_end_the_same_whatever_the_callba
     # The counselor is released with the caller's room, not left in one of their own.
     (counselor,) = timeline.party_legs("kc-kansas")
     assert counselor.ended_at is not None and counselor.ended_at < 30
+
+
+def test_a_caller_whose_wait_url_fails_rejoins_the_room_once_and_still_reaches_the_counselor(
+    harness: Harness,
+) -> None:
+    """On Twilio a room whose waitUrl fails is not joined and the <Dial> action runs. The
+    caller goes back in hearing the message once, with no waitUrl to fail again."""
+    registered = harness.register()
+    harness.lost_paths.add("/voice/wait")
+    timeline = harness.play(
+        [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
+        sip_headers={"X-Transfer-Id": registered["transfer_id"]},
+    )
+
+    assert not timeline.disconnected_by_application("caller")
+    assert {e.text.split(":")[0] for e in timeline.errors()} == {"waitUrl https"}
+    assert 'says "Please stay on the line.' in said(timeline, "caller")[0]
+    (talk,) = timeline.connections("caller")
+    assert talk.b == "kc-kansas"

@@ -359,3 +359,24 @@ def test_with_redis_gone_when_the_counselor_presses_star_they_hear_the_menu_not_
     assert "Please call 9 1 1 another way" in heard
     (star,) = [e.t for e in timeline.of_kind("dtmf", "kc-kansas") if "*" in e.text]
     assert any(i.start > star for i in timeline.connections("caller") if "kc-kansas" in (i.a, i.b))
+
+
+def test_a_caller_whose_room_could_not_be_joined_goes_back_without_a_wait_url(
+    harness: Harness,
+) -> None:
+    """Twilio does not join a room whose waitUrl fails: the <Dial> action gets
+    DialCallStatus=failed. Sent back with the same waitUrl, the leg would fail again at
+    once, over and over; it hears the message once and waits in the room without one."""
+    body = harness.register()
+    form = inbound_form(**{"SipHeader_X-Transfer-Id": body["transfer_id"]})
+    assert signed_post(harness, "/voice", form).status_code == 200
+    done = {**form, "CallStatus": "in-progress", "DialCallStatus": "failed"}
+
+    response = signed_post(harness, f"/voice/caller-done?t={body['transfer_id']}", done)
+
+    document = response.get_data(as_text=True)
+    assert "<Say>Please stay on the line." in document
+    assert 'waitUrl=""' in document and "<Conference" in document
+    again = {**done, "DialCallStatus": "completed"}
+    normal = signed_post(harness, f"/voice/caller-done?t={body['transfer_id']}", again)
+    assert "/voice/wait" in normal.get_data(as_text=True)

@@ -194,25 +194,44 @@ def test_a_waiting_participant_hears_the_applications_wait_url_document() -> Non
     )
 
     assert seen.forms("/wait"), "the simulator fetched the waitUrl"
-    (line,) = _waiting_lines(timeline)
+    line = _waiting_lines(timeline)[0]
     assert '"Please stay on the line."' in line
     assert '<Pause length="2">' in line
 
 
-def test_the_wait_url_is_fetched_again_each_time_its_document_has_played() -> None:
+def test_a_wait_url_document_without_a_redirect_plays_once_and_then_silence() -> None:
     from tests.carrier_sim.conftest import play
 
     timeline, seen = play(
         {
             "/voice": _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"'),
-            # 5 words (2 s) and a 2 s pause: fetched at 0, 4 and 8 s until the hang-up at 10.
+            # 5 words (2 s) and a 2 s pause, then nothing: Twilio does not fetch it again.
             "/wait": '<Response><Say>Please stay on the line.</Say><Pause length="2"/></Response>',
+        },
+        scenario([{"at": 30, "hangup": True}]),
+    )
+
+    assert len(seen.forms("/wait")) == 1
+    message, silence = [e for e in timeline.of_kind("media", "caller") if "waits" in e.text]
+    assert (message.t, silence.t) == (0.0, 4.0)
+    assert "silence (the waitUrl document ended without a Redirect)" in silence.text
+
+
+def test_a_wait_url_document_ending_in_a_redirect_is_fetched_again_each_time_it_has_played() -> (
+    None
+):
+    from tests.carrier_sim.conftest import play
+
+    _, seen = play(
+        {
+            "/voice": _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"'),
+            "/wait": "<Response><Say>Please stay on the line.</Say>"
+            '<Pause length="2"/><Redirect>/wait</Redirect></Response>',
         },
         scenario([{"at": 10, "hangup": True}]),
     )
 
-    assert len(seen.forms("/wait")) == 3
-    assert len(_waiting_lines(timeline)) == 1  # the same message: recorded once
+    assert len(seen.forms("/wait")) == 3  # at 0, 4 and 8 s, until the hang-up at 10
 
 
 def test_a_wait_url_redirect_is_followed_and_a_new_message_is_recorded() -> None:
@@ -237,7 +256,8 @@ def test_the_wait_url_is_not_fetched_again_once_the_room_has_started() -> None:
     holder: dict[str, Client] = {}
     documents = {
         "/voice": _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"'),
-        "/wait": '<Response><Say>Please hold.</Say><Pause length="3"/></Response>',
+        "/wait": '<Response><Say>Please hold.</Say><Pause length="3"/>'
+        "<Redirect>/wait</Redirect></Response>",
     }
 
     def add_counselor(form: dict[str, str]) -> None:
@@ -267,7 +287,21 @@ def test_a_wait_url_document_with_a_verb_not_allowed_there_is_an_error() -> None
     )
 
     assert any("waitUrl" in e.text for e in timeline.errors())
-    assert "silence (the waitUrl document is invalid)" in _waiting_lines(timeline)[0]
+
+
+def test_a_failing_wait_url_leaves_the_room_unestablished_and_the_dial_action_recovers() -> None:
+    from tests.carrier_sim.conftest import play
+
+    caller = _caller_twiml('waitUrl="/wait" startConferenceOnEnter="false"', 'action="/after"')
+    timeline, seen = play(
+        {"/voice": caller, "/after": "<Response><Say>Recovered</Say></Response>"},
+        scenario([{"at": 30, "hangup": True}]),  # no /wait document: the app answers 500
+    )
+
+    (after,) = seen.forms("/after")
+    assert after["DialCallStatus"] == "failed"
+    assert [e.t for e in timeline.of_kind("media", "caller") if "Recovered" in e.text] == [0.0]
+    assert not [e for e in timeline.of_kind("conference") if "joins" in e.text]
 
 
 def test_twilios_own_hold_music_is_only_recorded() -> None:
@@ -280,3 +314,60 @@ def test_twilios_own_hold_music_is_only_recorded() -> None:
 
     assert "twimlets.com/holdmusic" in _waiting_lines(timeline)[0]
     assert not timeline.errors()  # type: ignore[attr-defined]
+
+
+def test_a_participant_alone_does_not_start_the_room_even_with_start_conference_on_enter() -> None:
+    timeline, _ = _run(
+        _caller_twiml('startConferenceOnEnter="true"'),
+        [(CENTER_A, "counselor", {"start_conference_on_enter": False})],
+        [{"number": CENTER_A, "name": "center-a", "answer": 6}],
+        caller_actions=[{"at": 30, "hangup": True}],
+    )
+
+    # The caller waits alone, hearing Twilio's hold music, until a second leg joins.
+    assert "twimlets.com/holdmusic" in _waiting_lines(timeline)[0]
+    (start,) = [e for e in timeline.of_kind("conference") if "conference-start" in e.text]
+    assert start.t == 6.0
+    (talk,) = timeline.connections("caller")
+    assert talk.start == 6.0
+
+
+def test_a_second_participant_with_the_same_label_is_refused_with_16025_and_goes_on() -> None:
+    seen = Seen()
+    holder: dict[str, Client] = {}
+
+    def add_labelled(form: dict[str, str]) -> None:
+        holder["client"].conferences(ROOM).participants.create(
+            from_=GATEWAY_NUMBER, to=CENTER_A, label="caller"
+        )
+
+    caller = (
+        f'<Response><Dial action="/after"><Conference participantLabel="caller">{ROOM}'
+        "</Conference></Dial></Response>"
+    )
+    documents = {"/voice": caller, "/after": "<Response><Say>Not joined</Say></Response>"}
+    sim = Simulator(
+        app=scripted_app(documents, seen, {"/voice": add_labelled}), auth_token=AUTH_TOKEN
+    )
+    holder["client"] = sim.twilio_client()
+    timeline = sim.run(scenario(lines=[{"number": CENTER_A, "answer": 5}]))
+
+    assert [e.data.get("code") for e in timeline.errors()] == [16025]
+    assert seen.forms("/after")[0]["DialCallStatus"] == "failed"
+    assert not timeline.connections("caller")
+
+
+def test_the_dial_action_after_a_conference_carries_no_dial_call_duration() -> None:
+    from tests.carrier_sim.conftest import play
+
+    _, seen = play(
+        {
+            "/voice": _caller_twiml("", 'action="/after" hangupOnStar="true"'),
+            "/after": "<Response/>",
+        },
+        scenario([{"at": 10, "press": "*"}, {"at": 20, "hangup": True}]),
+    )
+
+    (after,) = seen.forms("/after")
+    assert after["DialCallStatus"] == "completed"
+    assert "DialCallDuration" not in after

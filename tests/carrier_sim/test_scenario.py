@@ -48,7 +48,7 @@ def test_a_line_can_behave_differently_on_each_attempt(tmp_path: Path) -> None:
                     }
                 ],
             },
-            "only a line",
+            "only a person",
         ),
         (
             {"caller": {**CALLER, "actions": [{"at": 1, "press": "1", "hangup": True}]}},

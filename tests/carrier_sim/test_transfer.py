@@ -186,3 +186,12 @@ def test_a_long_call_replays_in_well_under_a_second_on_the_virtual_clock() -> No
 
     assert timeline.party_legs("caller")[0].ended_at == 300.0
     assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize(("outcome", "answered_by"), [("fax", "fax"), ("silent", "unknown")])
+def test_answering_machine_detection_also_reports_a_fax_and_a_silent_line(
+    outcome: str, answered_by: str
+) -> None:
+    _, seen = _transfer([{"number": CENTER_A, "name": "center-a", "outcome": outcome}])
+
+    assert seen.forms("/whisper")[0]["AnsweredBy"] == answered_by
