@@ -4,33 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
 from carrier_sim.scenario import load_scenario
 from carrier_sim.simulator import Simulator
-from gateway.app import simulator_app
 from gateway.settings import Settings, SettingsError
-from tests.app.harness import AUTH_TOKEN, WYANDOTTE_KEY, Harness
+from tests.app.harness import Harness
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "gateway-happy-path.yaml"
 
 
 def test_every_event_of_a_simulated_call_is_marked_as_a_drill(
-    monkeypatch: pytest.MonkeyPatch, redis_url: str, gateway_redis: redis.Redis
+    simulated_gateway: Simulator, gateway_redis: redis.Redis
 ) -> None:
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("PSAP_API_KEYS", f"wyandotte-911:{WYANDOTTE_KEY}")
-    monkeypatch.setenv("GATEWAY_PHONE_NUMBER", "+19135550150")
-    holder: dict[str, Any] = {}
-    sim = Simulator(app=lambda env, start: holder["app"](env, start), auth_token=AUTH_TOKEN)
-    holder["app"] = simulator_app(sim)
+    pending = "gateway:transfer-events:pending"
+    before = gateway_redis.llen(pending)  # other tests of the run may have left events
 
-    sim.run(load_scenario(SCENARIO))
+    simulated_gateway.run(load_scenario(SCENARIO))
 
-    queued = [json.loads(e) for e in gateway_redis.lrange("gateway:transfer-events:pending", 0, -1)]
+    queued = [json.loads(e) for e in gateway_redis.lrange(pending, before, -1)]
     assert [e["kind"] for e in queued][:1] == ["requested"]
     assert all(e["data"]["drill"] is True for e in queued)
 
