@@ -20,6 +20,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -157,13 +158,14 @@ def _zones() -> Counter[str]:
 
 
 def _period(args: Mapping[str, str], default_zone: str) -> Period:
-    """The asked period; by default the last twelve weeks, up to today where the report is."""
+    """The asked period; a missing end is today where the report is, and a missing start
+    twelve weeks before the end."""
     period = parse_period(args, default_zone)
-    if period.first or period.last:
-        return period
-    today = datetime.now(UTC).astimezone(ZoneInfo(period.zone)).date()
-    first = today - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
-    return Period(first, today, period.zone, period.include_drills)
+    last = period.last or datetime.now(UTC).astimezone(ZoneInfo(period.zone)).date()
+    first = period.first or last - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
+    if first > last:
+        raise BadRequest(f"from={first.isoformat()!r} is after today")
+    return replace(period, first=first, last=last)
 
 
 def _zone_choices(zones: Iterable[str], current: str) -> list[str]:

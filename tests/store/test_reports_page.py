@@ -171,3 +171,16 @@ def test_the_json_api_still_answers_api_clients(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.get_json()["timezone"] == "America/Chicago"
     assert response.get_json()["rows"][0]["requested"] == 3
+
+
+def test_a_period_with_only_a_start_runs_to_today(client: FlaskClient) -> None:
+    response = client.get("/reports?from=2026-03-01", headers=AUTH)
+    today = datetime.now(ZoneInfo("America/Chicago")).date()
+    assert response.status_code == 200
+    assert f"2026-03-01 to {today.isoformat()}, times in" in response.get_data(as_text=True)
+
+
+def test_a_start_after_today_is_a_400_naming_it(client: FlaskClient) -> None:
+    response = client.get("/reports?from=2999-01-01", headers=AUTH)
+    assert response.status_code == 400
+    assert "from=" in response.get_data(as_text=True)
