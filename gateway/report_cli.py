@@ -3,6 +3,8 @@
 gateway report summary [--from 2026-03-01] [--to 2026-03-31] [--by psap] [--json]
 gateway report volume [--period week] [--by center] [--json]
 gateway report csv [--from ...] [--to ...] [-o transfers.csv]
+    each also [--timezone America/Chicago] (the dates' zone; UTC by default) and
+    [--include-drills] (drills and demos are left out by default: docs/reports.md)
 gateway report replay LOGFILE        # events the web process could not enqueue
 gateway store migrate                # create or upgrade the schema
 gateway store purge                  # delete personal fields older than RETENTION_DAYS
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,6 +85,20 @@ def _register_store(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 def _period_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="first", type=date.fromisoformat, help="YYYY-MM-DD")
     parser.add_argument("--to", dest="last", type=date.fromisoformat, help="YYYY-MM-DD (included)")
+    parser.add_argument("--timezone", type=_zone, default="UTC", help="the dates' time zone")
+    parser.add_argument("--include-drills", action="store_true", help="count drills and demos too")
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise argparse.ArgumentTypeError(f"{name!r} is not a time zone") from None
+    return name
+
+
+def _period(args: argparse.Namespace) -> Period:
+    return Period(args.first, args.last, args.timezone, args.include_drills)
 
 
 def _guarded(run: Any) -> Any:
@@ -141,7 +158,7 @@ def _show(rows: list[dict[str, Any]], as_json: bool, transpose: bool) -> None:
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     with Session(engine) as session:
-        rows = summary(session, Period(args.first, args.last), args.by)
+        rows = summary(session, _period(args), args.by)
     engine.dispose()
     _show([row.to_dict() for row in rows], args.json, transpose=True)
     return 0
@@ -151,7 +168,7 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_volume(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     with Session(engine) as session:
-        rows = volume(session, Period(args.first, args.last), args.period, args.by)
+        rows = volume(session, _period(args), args.period, args.by)
     engine.dispose()
     _show([row.to_dict() for row in rows], args.json, transpose=False)
     return 0
@@ -161,7 +178,7 @@ def cmd_volume(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_csv(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     with Session(engine) as session:
-        rows = export_rows(session, Period(args.first, args.last))
+        rows = export_rows(session, _period(args))
         if args.output:
             with Path(args.output).open("w", encoding="utf-8", newline="") as out:
                 count = write_csv(rows, out)

@@ -55,14 +55,14 @@ class Chart:
 
 
 def nice_top(largest: float) -> float:
-    """The y axis' top: 1, 2, 2.5 or 5 times a power of ten, at or above `largest`."""
-    if largest <= 0:
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(largest))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * power >= largest:
-            return float(step * power)
-    return 10.0 * power
+    """The y axis' top: TICKS steps of 1, 2 or 5 times a power of ten (at least 1), so
+    gridlines of a count fall on whole numbers."""
+    needed = max(largest, 1) / TICKS
+    power = 10.0 ** math.floor(math.log10(needed))
+    # 2.5 only where it makes whole numbers (25, 250...), never 2.5 itself.
+    steps = [m * power for m in (1, 2, 2.5, 5, 10) if (m * power).is_integer() or power < 1]
+    step = next(s for s in steps if s >= needed)
+    return float(max(step, 1) * TICKS)
 
 
 def _number(value: float, percent: bool) -> str:

@@ -20,8 +20,6 @@ from gateway.adapters.store.models import Transfer
 from gateway.adapters.store.reports import Bin, HourRow, Period, SummaryRow
 from gateway.web.charts import Chart, render
 
-__all__ = ["Figures", "Period", "build", "zone_info"]
-
 OUTCOME_WORDS = {
     "in_progress": "In progress",
     "declined_at_triage": "Declined at triage",
@@ -33,8 +31,16 @@ OUTCOME_WORDS = {
 }
 
 
-def zone_info(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+# Under the bars, where the full words would overlap.
+SHORT_OUTCOME_WORDS = {
+    "in_progress": "In progress",
+    "declined_at_triage": "Declined",
+    "connected_first_choice": "1st center",
+    "connected_after_rollover": "Rolled over",
+    "returned_to_911": "To 911",
+    "caller_disconnected": "Hung up",
+    "ended_unconnected": "Other end",
+}
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,7 @@ def _percent(value: float | None) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    return "–" if value is None else f"{value:g} s"
+    return "–" if value is None else f"{value:.0f} s"
 
 
 def _weekly(tallies: list[Tally]) -> Figure:
@@ -181,7 +187,7 @@ def _outcomes(counts: list[reports.Count]) -> Figure:
         "outcomes",
         "Outcomes",
         "How each transfer of the period ended, one bar per outcome.",
-        [w.replace("Connected, first center", "First center") for w in words],
+        [SHORT_OUTCOME_WORDS.get(c.label, c.label) for c in counts],
         [c.count for c in counts],
         "Outcome",
         "Transfers",

@@ -20,13 +20,16 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, redirect, render_template, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
+from gateway.adapters.store.reports import Period
 from gateway.web import report_figures
 from gateway.web.reports_api import BadRequest, analyst_key, context, parse_period, presented_key
 from routing.model import RoutingTables
@@ -154,33 +157,32 @@ def _zones() -> Counter[str]:
     return Counter(context().zones())
 
 
-def _period(args: Mapping[str, str], default_zone: str) -> report_figures.Period:
-    """The asked period; by default the last twelve weeks, up to today where the report is."""
+def _period(args: Mapping[str, str], default_zone: str) -> Period:
+    """The asked period; a missing end is today where the report is, and a missing start
+    twelve weeks before the end."""
     period = parse_period(args, default_zone)
-    if period.first or period.last:
-        return period
-    today = datetime.now(UTC).astimezone(report_figures.zone_info(period.zone)).date()
-    first = today - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
-    return report_figures.Period(first, today, period.zone, period.include_drills)
+    last = period.last or datetime.now(UTC).astimezone(ZoneInfo(period.zone)).date()
+    first = period.first or last - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
+    if first > last:
+        raise BadRequest(f"from={first.isoformat()!r} is after today")
+    return replace(period, first=first, last=last)
 
 
 def _zone_choices(zones: Iterable[str], current: str) -> list[str]:
     return sorted({*zones, "UTC", current})
 
 
-def _render(period: report_figures.Period | None, zones: Counter[str], error: str = "") -> str:
+def _render(period: Period | None, zones: Counter[str], error: str = "") -> str:
     figures = None
     if period is not None:
         with Session(context().engine) as session:
             figures = report_figures.build(session, period)
-    current = period.zone if period else request.args.get("timezone", "UTC")
     return render_template(
         "reports/report.html",
         period=period,
         figures=figures,
         error=error,
-        zones=_zone_choices(zones, current if period else "UTC"),
+        zones=_zone_choices(zones, period.zone if period else "UTC"),
         args=request.args,
         csrf=_csrf_token(),
-        today=date.today(),
     )

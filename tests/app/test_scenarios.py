@@ -5,14 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-import redis
-
 from carrier_sim.scenario import load_scenario
 from carrier_sim.simulator import Simulator
-from gateway.app import simulator_app
 from gateway.domain.events import EventKind
-from tests.app.harness import AUTH_TOKEN, WYANDOTTE_KEY, Harness, assert_caller_never_dropped, said
+from tests.app.harness import Harness, assert_caller_never_dropped, said
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -35,15 +31,9 @@ def test_the_every_center_fails_scenario_keeps_the_caller_with_911(harness: Harn
 
 
 def test_the_simulator_factory_builds_the_gateway_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, redis_url: str, gateway_redis: redis.Redis
+    simulated_gateway: Simulator,
 ) -> None:
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("PSAP_API_KEYS", f"wyandotte-911:{WYANDOTTE_KEY}")
-    monkeypatch.setenv("GATEWAY_PHONE_NUMBER", "+19135550150")
-    holder: dict[str, Any] = {}
-    sim = Simulator(app=lambda env, start: holder["app"](env, start), auth_token=AUTH_TOKEN)
-    holder["app"] = simulator_app(sim)
-
+    sim = simulated_gateway
     timeline = sim.run(load_scenario(SCENARIOS / "gateway-kansas-city-rollover.yaml"))
 
     assert_caller_never_dropped(timeline)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,26 @@ def test_a_bad_setting_is_a_message_and_exit_status_2(
     monkeypatch.setenv("DATABASE_URL", "mysql://nope")
     assert run("report", "summary") == 2
     assert "DATABASE_URL" in capsys.readouterr().err
+
+
+def test_report_leaves_drills_out_unless_asked(
+    seeded: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drill = [replace(e, data={**e.data, "drill": True}) for e in f.returned_to_911("tr_d")]
+    with Session(seeded) as session, session.begin():
+        for event in drill:
+            save_event(session, event)
+    capsys.readouterr()
+    assert run("report", "summary", "--json") == 0
+    assert json.loads(capsys.readouterr().out)[0]["requested"] == 2
+    assert run("report", "summary", "--json", "--include-drills") == 0
+    assert json.loads(capsys.readouterr().out)[0]["requested"] == 3
+
+
+def test_report_reads_its_dates_in_the_time_zone_given(
+    seeded: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The transfers start at 14:00 UTC on 2 March: 03:00 on 3 March in Auckland (UTC+13).
+    assert run("report", "summary", "--json", "--from", "2026-03-02", "--to", "2026-03-02",
+               "--timezone", "Pacific/Auckland") == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out) == []

@@ -571,11 +571,11 @@ def chain(session: Session, period: Period) -> list[ChainRow]:
     )
     attempts = (
         select(TransferEvent.transfer_id, center.label("center_id"), rank.label("position"))
-        .where(TransferEvent.kind == EventKind.DIAL_ATTEMPT.value)
+        .where(TransferEvent.kind == EventKind.DIAL_ATTEMPT.value, _of_period(period))
         .subquery()
     )
-    answered = _centers_with(EventKind.DIAL_RESULT, status=ANSWERED)
-    declined = _centers_with(EventKind.WHISPER_DECLINED)
+    answered = _centers_with(period, EventKind.DIAL_RESULT, status=ANSWERED)
+    declined = _centers_with(period, EventKind.WHISPER_DECLINED)
     offered = func.count()
     query = (
         select(
@@ -596,10 +596,18 @@ def chain(session: Session, period: Period) -> list[ChainRow]:
     return [ChainRow(*row) for row in session.execute(query).all()]
 
 
-def _centers_with(kind: EventKind, **data: str) -> Subquery:
-    """(transfer, center) pairs that have an event of `kind` (with these data values)."""
+def _of_period(period: Period) -> ColumnElement[bool]:
+    """Events of the period's transfers: read through the transfers' indexes, so the
+    event log is only read for the transfers of the period."""
+    return TransferEvent.transfer_id.in_(select(Transfer.transfer_id).where(period.condition()))
+
+
+def _centers_with(period: Period, kind: EventKind, **data: str) -> Subquery:
+    """(transfer, center) pairs of the period with an event of `kind` (and these values)."""
     center = TransferEvent.data["center_id"].as_string().label("center_id")
-    query = select(TransferEvent.transfer_id, center).where(TransferEvent.kind == kind.value)
+    query = select(TransferEvent.transfer_id, center).where(
+        TransferEvent.kind == kind.value, _of_period(period)
+    )
     for name, value in data.items():
         query = query.where(TransferEvent.data[name].as_string() == value)
     return query.distinct().subquery()
