@@ -151,7 +151,12 @@ def cmd_tables_coverage(args: argparse.Namespace, settings: Settings) -> int:
     from routing.tables import coverage, format_coverage, load_tables
 
     layer = load_layer(settings.county_layer, settings.extra_county_layers)
-    tables = load_tables(settings.tables_dir, layer)
+    if args.path:
+        tables = load_tables(Path(args.path), layer)
+    else:  # the active published version, else ROUTING_TABLES (issue 12)
+        from gateway.tables.startup import command_tables
+
+        tables = command_tables(settings, layer)
     state = args.state.upper() if args.state else None
     print(format_coverage(coverage(tables, layer, state)))
     return 0
@@ -194,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("path", nargs="?")
     validate.set_defaults(func=cmd_tables_validate)
     cover = tables_commands.add_parser("coverage", help="which counties each center covers")
+    cover.add_argument("path", nargs="?", help="a tables directory (default: the active version)")
     cover.add_argument("--state", help="USPS code, e.g. KS")
     cover.set_defaults(func=cmd_tables_coverage)
     register_tables_cli(tables_commands)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from gateway.tables.service import TableVersions
 from routing.engine import Router
+from routing.model import RoutingTables
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ POLL_INTERVAL_S = 2.0
 this long plus the time to build the new snapshot (the issue asks for 5 s)."""
 RETRY_AFTER_S = 60.0
 """How long a version that failed to load is left before it is tried again."""
+KEEP_VERSIONS = 3
+"""Versions recently routed with that are kept loaded, for an instant rollback."""
 
 
 class TableFollower:
@@ -48,6 +51,7 @@ class TableFollower:
         self.router, self.versions = router, versions
         self.interval_s, self.clock = interval_s, clock
         self._failed: dict[str, float] = {}  # version id -> when its load failed
+        self._loaded: dict[str, RoutingTables] = {}  # versions recently left, oldest first
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -61,7 +65,7 @@ class TableFollower:
         if active is None or active == self.router.tables.version or self._resting(active):
             return False
         try:
-            tables = self.versions.tables(active)
+            tables = self._loaded.get(active) or self.versions.tables(active)
         except Exception:
             self._failed[active] = self.clock()
             logger.exception(
@@ -70,9 +74,17 @@ class TableFollower:
                 self.router.tables.version,
             )
             return False
+        self._keep(self.router.tables)
         self.router.use(tables)
         logger.info("routing tables: now routing with version %s", active)
         return True
+
+    def _keep(self, tables: RoutingTables) -> None:
+        # Versions never change, so the one being left can come back without a reload: a
+        # rollback, the most urgent change there is, is then a swap.
+        self._loaded[tables.version] = tables
+        while len(self._loaded) > KEEP_VERSIONS:
+            self._loaded.pop(next(iter(self._loaded)))
 
     def _resting(self, version_id: str) -> bool:
         failed_at = self._failed.get(version_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +60,7 @@ class TableVersions:
         self, engine: Engine, layer: CountyLayer, clock: Callable[[], datetime] = utc_now
     ) -> None:
         self.engine, self.layer, self.clock = engine, layer, clock
+        self._built: dict[str, RoutingTables] = {}  # the last version built here
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -85,10 +86,22 @@ class TableVersions:
             return store.files(session, version_id)
 
     def tables(self, version_id: str) -> RoutingTables:
-        """The routing tables of a version, validated again as they are built."""
+        """The routing tables of a version, validated again as they are built.
+
+        A version built by this object (published or imported here) is not built twice:
+        versions never change.
+        """
+        built = self._built.get(version_id)
+        if built is not None:
+            return built
         return load_table_files(
             self.files(version_id), self.layer, f"published version {version_id}"
         )
+
+    def _remember(self, tables: RoutingTables) -> None:
+        self._built = {
+            tables.version: replace(tables, source=f"published version {tables.version}")
+        }
 
     def audit(self, limit: int = 200) -> list[AuditEntry]:
         with Session(self.engine) as session:
@@ -192,6 +205,7 @@ class TableVersions:
             store.add_version(session, info, files)
             entry = AuditEntry(0, now, "gateway", "import", info.id, note, now)
             store.record(session, entry, activates=True, once=store.FIRST_IMPORT)
+        self._remember(tables)
         logger.info(
             "routing tables: imported %s as the first published version %s", tables_dir, info.id
         )

@@ -72,13 +72,20 @@ def _starting_tables(settings: Settings, layer: CountyLayer) -> tuple[TableVersi
     return versions, load_tables(settings.tables_dir, layer)
 
 
-def command_router(settings: Settings, stderr: TextIO | None = None) -> Router:
-    """The router of a command: the active version if the store has one, else the files.
+def command_router(settings: Settings) -> Router:
+    """The router of a command: the active version if the store has one, else the files."""
+    layer = load_layer(settings.county_layer, settings.extra_county_layers)
+    return _router(layer, command_tables(settings, layer))
+
+
+def command_tables(
+    settings: Settings, layer: CountyLayer, stderr: TextIO | None = None
+) -> RoutingTables:
+    """The tables of a command: the active version if the store has one, else the files.
 
     Which one is said on `stderr` (standard error by default), never on standard output.
     """
     stderr = stderr or sys.stderr
-    layer = load_layer(settings.county_layer, settings.extra_county_layers)
     tables = _active_tables(settings, layer)
     if tables is None:
         tables = load_tables(settings.tables_dir, layer)
@@ -87,7 +94,7 @@ def command_router(settings: Settings, stderr: TextIO | None = None) -> Router:
         )
     else:
         print(f"routing tables: published version {tables.version} (active)", file=stderr)
-    return _router(layer, tables)
+    return tables
 
 
 def _active_tables(settings: Settings, layer: CountyLayer) -> RoutingTables | None:

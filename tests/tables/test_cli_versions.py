@@ -126,3 +126,19 @@ def test_the_first_process_imports_routing_tables_as_the_first_version(
     _, listing, _ = run(capsys, "tables", "versions")
     assert listing.startswith(f"{router.tables.version}  ")
     assert "gateway" in listing and "first version, imported from ROUTING_TABLES" in listing
+
+
+def test_coverage_reports_the_active_version_or_a_folder_given(
+    store: Path, tables: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(tables / "centers.yaml", "Sample KC Kansas Crisis Line", "Renamed KC Line")
+    second = publish(capsys, tables, "bob", "rename")
+
+    code, out, err = run(capsys, "tables", "coverage", "--state", "KS")
+    assert code == 0
+    assert out.startswith(f"Routing tables {second}: coverage of KS")
+    assert "Renamed KC Line (kc-kansas): 2 counties" in out
+    assert err == f"routing tables: published version {second} (active)\n"
+
+    code, out, _ = run(capsys, "tables", "coverage", str(DEFAULT_TABLES_DIR), "--state", "KS")
+    assert "Sample KC Kansas Crisis Line (kc-kansas): 2 counties" in out

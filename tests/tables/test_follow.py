@@ -53,6 +53,7 @@ def test_a_publish_is_followed_and_routing_carries_its_version_id(
     first = versions.publish_folder(DEFAULT_TABLES_DIR, "alice", "first set")
     follower = TableFollower(router, versions)
     assert not follower.check()  # already on it
+    loaded_first = router.tables
 
     second = versions.publish_folder(renamed(tables), "bob", "rename")
     assert follower.check()
@@ -62,6 +63,7 @@ def test_a_publish_is_followed_and_routing_carries_its_version_id(
     versions.activate(first, "carol", "back")
     assert follower.check()
     assert router.route(WYANDOTTE).tables_version == first
+    assert router.tables is loaded_first  # kept loaded: a rollback is a swap, not a reload
 
 
 def test_a_version_that_cannot_be_loaded_leaves_the_one_in_use(
