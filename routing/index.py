@@ -244,12 +244,14 @@ class CountyIndex:
         fine[split] = self._fine_codes[block * SPLIT * SPLIT + fx[split] * SPLIT + fy[split]]
         decided = split & (fine >= _EMPTY)
         out[decided] = fine[decided]
-        # Boundary cells and points beyond the grid: one vectorised R-tree query.
+        # Boundary cells and points beyond the grid: one vectorised R-tree query for boxes,
+        # then the exact test against the counties' prepared (indexed) polygons. The tree's
+        # own predicate would walk every vertex of each county for each point.
         rest = np.flatnonzero(~in_grid | (split & (fine < _EMPTY)))
         if len(rest):
-            which, county = self.tree.query(
-                shapely.points(x[rest], y[rest]), predicate="intersects"
-            )
+            which, county = self.tree.query(shapely.points(x[rest], y[rest]))
+            inside = shapely.intersects_xy(self.geometries[county], x[rest][which], y[rest][which])
+            which, county = which[inside], county[inside]
             first = np.full(len(rest), np.iinfo(np.int64).max)
             np.minimum.at(first, which, county)
             out[rest] = np.where(first == np.iinfo(np.int64).max, NO_COUNTY, first)
