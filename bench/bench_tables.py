@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
-from gateway.store.db import create_store_engine  # noqa: E402
+from gateway.adapters.store.db import create_store_engine  # noqa: E402
 from gateway.tables.service import TableVersions  # noqa: E402
 from routing.counties import load_layer  # noqa: E402
 from routing.tables import DEFAULT_TABLES_DIR, read_table_files  # noqa: E402
