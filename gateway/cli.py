@@ -44,6 +44,7 @@ def _router(settings: Settings) -> Router:
 def _query_from_args(args: argparse.Namespace) -> LocationQuery:
     geo: Point | Shape | None = None
     civic: Civic | None = None
+    notes: tuple[str, ...] = ()
     if (args.lat is None) != (args.lon is None):
         raise RoutingError("give both --lat and --lon, or neither")
     if args.lat is not None:
@@ -55,12 +56,13 @@ def _query_from_args(args: argparse.Namespace) -> LocationQuery:
 
         parsed = parse_pidf(Path(args.pidf).read_bytes())
         geo = geo or parsed.geo
-        civic = parsed.civic
+        civic, notes = parsed.civic, parsed.notes
     if args.zip:
         civic = Civic(postal_code=args.zip)
     return LocationQuery(
         geo=geo,
         civic=civic,
+        notes=notes,
         psap_id=args.psap,
         caller=args.caller,
         language=args.language,

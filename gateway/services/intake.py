@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from routing.areacode import parse_e164
 from routing.errors import LocationError, RoutingError, UnknownZipError
@@ -61,12 +61,14 @@ class TransferRequest:
     language: str | None = None
     veteran: bool = False
     summary: str = ""
+    location_notes: tuple[str, ...] = ()
 
     def query(self, psap_id: str) -> LocationQuery:
         """The routing question this request asks."""
         return LocationQuery(
             geo=self.geo,
             civic=self.civic,
+            notes=self.location_notes,
             psap_id=psap_id,
             caller=self.callback_number,
             language=self.language,
@@ -81,13 +83,14 @@ def parse_request(body: object) -> TransferRequest:
         InputError: the first problem found, naming the field.
     """
     data = _object(body)
-    geo, civic = parse_location(data.get("location"))
+    geo, civic, notes = parse_location(data.get("location"))
     return TransferRequest(
         risk=_risk(data.get("risk")),
         call_type=_call_type(data.get("call_type")),
         consent=_bool(data, "consent", required=True),
         geo=geo,
         civic=civic,
+        location_notes=notes,
         callback_number=_callback(data.get("callback_number")),
         language=_language(data.get("language")),
         veteran=_bool(data, "veteran", required=False),
@@ -102,24 +105,37 @@ def parse_route_query(body: object) -> LocationQuery:
         InputError: the first problem found, naming the field.
     """
     data = _object(body)
-    geo, civic = parse_location(data.get("location"))
+    geo, civic, notes = parse_location(data.get("location"))
     return LocationQuery(
         geo=geo,
         civic=civic,
+        notes=notes,
         caller=_callback(data.get("callback_number")),
         language=_language(data.get("language")),
         veteran=_bool(data, "veteran", required=False),
     )
 
 
-def parse_location(value: object) -> tuple[Point | Shape | None, Civic | None]:
+class ReadLocation(NamedTuple):
+    """A request's location: a position, a civic address, and what reading it showed.
+
+    `notes` says why a PIDF-LO gave neither (the decision then says it routed by the
+    PSAP's area because of that), as routing.pidf reports it.
+    """
+
+    geo: Point | Shape | None = None
+    civic: Civic | None = None
+    notes: tuple[str, ...] = ()
+
+
+def parse_location(value: object) -> ReadLocation:
     """A location given as {lat, lon, radius_m}, {pidf}, {zip}, {civic}, or null (unknown).
 
     Raises:
         InputError: an impossible or unreadable location.
     """
     if value is None:
-        return None, None
+        return ReadLocation()
     if not isinstance(value, dict):
         raise InputError("invalid-location", "location must be an object or null", "location")
     try:
@@ -128,22 +144,22 @@ def parse_location(value: object) -> tuple[Point | Shape | None, Civic | None]:
         raise InputError("invalid-location", str(exc), "location") from None
 
 
-def _location(value: dict[str, Any]) -> tuple[Point | Shape | None, Civic | None]:
+def _location(value: dict[str, Any]) -> ReadLocation:
     kinds = [k for k in ("lat", "pidf", "zip", "civic") if k in value]
     if len(kinds) != 1:
         raise InputError(
             "invalid-location", "give exactly one of lat/lon, pidf, zip or civic", "location"
         )
     if kinds[0] == "lat":
-        return _point(value), None
+        return ReadLocation(geo=_point(value))
     if kinds[0] == "civic":
-        return None, _civic(value["civic"])
+        return ReadLocation(civic=_civic(value["civic"]))
     if kinds[0] == "pidf":
         if not isinstance(value["pidf"], str):
             raise InputError("invalid-location", "pidf must be the XML text", "location.pidf")
         parsed = parse_pidf(value["pidf"])
-        return parsed.geo, parsed.civic
-    return None, Civic(postal_code=_zip(value["zip"], "location.zip"))
+        return ReadLocation(parsed.geo, parsed.civic, parsed.notes)
+    return ReadLocation(civic=Civic(postal_code=_zip(value["zip"], "location.zip")))
 
 
 def _zip(value: object, field: str) -> str:

@@ -175,6 +175,26 @@ def test_a_request_with_no_location_routes_by_the_psap_area(harness: Harness) ->
     assert "Sample Wyandotte County 911's own service area" in body["explanation"]
 
 
+# A well-formed PIDF-LO whose only <location-info> holds a line, which RFC 5491 has no shape
+# for: the call-taker's transfer still goes through, by the PSAP's own area, and says why.
+UNUSABLE_PIDF = (
+    '<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:gp="urn:ietf:params:xml:ns:pidf:geopriv10"'
+    ' xmlns:gml="http://www.opengis.net/gml" entity="pres:caller@example.com">'
+    '<tuple id="t1"><status><gp:geopriv><gp:location-info><gml:LineString>'
+    "<gml:posList>39.1 -94.6 39.2 -94.7</gml:posList></gml:LineString></gp:location-info>"
+    "</gp:geopriv></status></tuple></presence>"
+)
+
+
+def test_a_pidf_with_no_usable_location_routes_by_the_psap_area_and_says_why(
+    harness: Harness,
+) -> None:
+    body = harness.register(location={"pidf": UNUSABLE_PIDF})
+
+    assert body["center"]["id"] == "kc-kansas"
+    assert "no usable location" in body["explanation"]
+
+
 @pytest.mark.parametrize(
     "civic",
     [

@@ -67,6 +67,22 @@ def test_route_reads_a_pidf_lo_file(capsys: pytest.CaptureFixture[str], tmp_path
     assert json.loads(out)["county_fips"] == "29095"
 
 
+def test_route_with_an_unusable_pidf_lo_falls_back_to_the_psap_area_and_says_why(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pidf = tmp_path / "location.xml"
+    pidf.write_text(
+        '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:caller@example.com">'
+        "<tuple id='t1'><status/></tuple></presence>"
+    )
+    code, out, _ = run(capsys, "route", "--pidf", str(pidf), "--psap", "wyandotte-911", "--json")
+
+    assert code == 0
+    decision = json.loads(out)
+    assert decision["method"] == "psap_area"
+    assert any("no location" in note for note in decision["notes"])
+
+
 def test_impossible_input_gets_a_clear_error_and_exit_code_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
