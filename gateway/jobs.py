@@ -20,13 +20,10 @@ looking like personal data is exactly what must not be kept.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import cast
 
-from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, get_current_job
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gateway.adapters.queueing import (
@@ -37,7 +34,7 @@ from gateway.adapters.queueing import (
     event_queue,
     pending_key,
 )
-from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.engines import store_engine
 from gateway.adapters.store.privacy import Cipher, TransferRecord, redact
 from gateway.adapters.store.repository import (
     purge_personal_fields,
@@ -45,75 +42,14 @@ from gateway.adapters.store.repository import (
     save_events,
     save_transfer,
 )
-from gateway.adapters.store.schema import migrate
-from gateway.app import create_app
 from gateway.domain.events import Event, EventDataError
 from gateway.settings import Settings
-from gateway.web.context import gateway
 
 logger = logging.getLogger(__name__)
 
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
-
-
-_ENGINES: dict[str, Engine] = {}
-_ENGINES_LOCK = threading.Lock()
-_WORKER_APP: list[Flask] = []
-_WORKER_APP_LOCK = threading.Lock()
-
-
-def worker_app() -> Flask:
-    """The gateway app a worker process runs the watchdog in, built once from the
-    environment."""
-    with _WORKER_APP_LOCK:
-        if not _WORKER_APP:
-            _WORKER_APP.append(create_app())
-        return _WORKER_APP[0]
-
-
-def watch(transfer_id: str) -> str:
-    """RQ job: move a stuck transfer on (`Escalations.check`). Exceptions propagate, so RQ
-    retries the job.
-
-    It runs in the app context it is given (a test's), or in the worker's own app.
-
-    Returns:
-        What it found: "settled", "in-flight", "rolled-over" or "gone".
-    """
-    app = current_app if has_app_context() else worker_app()
-    with app.app_context():
-        return str(gateway().escalations.check(transfer_id))
-
-
-def store_engine(settings: Settings | None = None) -> Engine:
-    """The engine for DATABASE_URL, created and migrated once per process.
-
-    The schema is brought to the latest migration when the engine is first made, so
-    `make run` needs no setup step; if that fails (database down) nothing is kept and the
-    next job tries again.
-    """
-    url = (settings or Settings.from_env()).database_url
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(url)
-        if engine is None:
-            engine = create_store_engine(url)
-            try:
-                migrate(engine)
-            except Exception:
-                engine.dispose()
-                raise
-            _ENGINES[url] = engine
-        return engine
-
-
-def dispose_engines() -> None:
-    """Close every cached engine's connections (tests, and a worker shutting down)."""
-    with _ENGINES_LOCK:
-        for engine in _ENGINES.values():
-            engine.dispose()
-        _ENGINES.clear()
 
 
 def _reject(what: str, exc: EventDataError) -> str:

@@ -43,7 +43,7 @@ class TablesContext:
     @property
     def versions(self) -> TableVersions:
         if self._versions is None:  # the store is opened on first use, not at start-up
-            from gateway.jobs import store_engine
+            from gateway.adapters.store.engines import store_engine
 
             self._versions = TableVersions(store_engine(self.settings), self.router.snapshot.layer)
         return self._versions

@@ -16,7 +16,7 @@ from gateway.tables.service import TableVersions, parse_effective
 
 def versions_service(settings: Settings) -> TableVersions:
     """The table versions in the store of `settings`, checked against its county layer."""
-    from gateway.jobs import store_engine
+    from gateway.adapters.store.engines import store_engine
     from routing.counties import load_layer
 
     layer = load_layer(settings.county_layer, settings.extra_county_layers)

@@ -55,7 +55,7 @@ def start_router(settings: Settings, *, follow: bool = False) -> Router:
 
 def _starting_tables(settings: Settings, layer: CountyLayer) -> tuple[TableVersions, RoutingTables]:
     from gateway.adapters.store.db import create_store_engine
-    from gateway.jobs import store_engine
+    from gateway.adapters.store.engines import store_engine
 
     try:
         versions = TableVersions(store_engine(settings), layer)

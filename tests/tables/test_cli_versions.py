@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.adapters.store.engines import dispose_engines
 from gateway.cli import main
-from gateway.jobs import dispose_engines
 from gateway.settings import Settings
 from gateway.tables.startup import start_router
 from routing.tables import DEFAULT_TABLES_DIR

@@ -10,8 +10,8 @@ from cryptography.fernet import Fernet
 from rq import Queue
 from sqlalchemy import Engine
 
-from gateway import jobs
 from gateway.adapters.queueing import event_queue
+from gateway.adapters.store import engines
 from tests.store.conftest import engine, postgres_store_url, store_url  # noqa: F401  (fixtures)
 
 QUEUE = "transfer-events-test"
@@ -50,4 +50,4 @@ def job_env(
     monkeypatch.setenv("CALLER_HASH_KEY", "worker-test-hash-key")
     monkeypatch.setenv("COORDINATE_DECIMALS", "2")
     yield store_url
-    jobs.dispose_engines()
+    engines.dispose_engines()

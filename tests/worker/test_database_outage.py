@@ -17,8 +17,8 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from gateway import jobs
 from gateway.adapters.queueing import RQSink
+from gateway.adapters.store import engines
 from gateway.adapters.store.db import create_store_engine
 from gateway.adapters.store.models import TransferEvent
 from gateway.adapters.store.schema import migrate
@@ -83,4 +83,4 @@ def test_events_emitted_during_a_30_second_database_outage_are_all_written_once_
         time.sleep(0.5)
     assert stored_keys(engine) == sorted(e.key for e in events)  # all, and each once
     engine.dispose()
-    jobs.dispose_engines()
+    engines.dispose_engines()
