@@ -3,11 +3,12 @@
 A transfer is one JSON value under `g988:transfer:<id>`, with a TTL: it lives as long as a
 call can, then Redis forgets it (the durable record is the event log). Keys never contain a
 phone number: they hold transfer ids, PSAP ids and the short transfer code. The value holds
-only what the live call needs: ids, triage fields, the dial plan, Twilio call SIDs, the
-911 summary the counselor may ask to hear, and the caller's callback number, which the 911
-escalation line hears in its whisper if the counselor brings 911 back. No coordinates. The
-callback number lives only here, in the value with its TTL: never in a key, an event, a log
-line or a job argument.
+only what the live call needs: ids, triage fields, the dial plan, Twilio call SIDs, and,
+sealed (Fernet tokens under ENCRYPTION_KEY, made by `Calls.seal`), the 911 summary the
+counselor may ask to hear, the caller's callback number and location, which the 911
+escalation line hears in its whisper if the counselor brings 911 back. No coordinates, no
+number and no free text in clear: the sealed tokens live only here, in values with their
+TTL, never in a key, an event, a log line or a job argument.
 
 Changes go through `TransferStore.update`, an optimistic compare-and-set (a Lua script
 that writes only if the value is still the one the change was computed from, else the
@@ -136,14 +137,14 @@ class TransferStore:
         self.redis.set(f"{PREFIX}:call:{call_sid}", transfer_id, ex=self.ttl_s)
 
     @_reachable
-    def remember_callback(self, call_sid: str, number: str, ttl_s: int) -> None:
-        """The callback number a PSAP's equipment sent with a call nobody registered, kept
-        until the call-taker keys where to route it (in the value, never in a key)."""
-        self.redis.set(f"{PREFIX}:callback:{call_sid}", number, ex=ttl_s)
+    def remember_callback(self, call_sid: str, sealed: str, ttl_s: int) -> None:
+        """The callback number a PSAP's equipment sent with a call nobody registered, sealed,
+        kept until the call-taker keys where to route it (in the value, never in a key)."""
+        self.redis.set(f"{PREFIX}:callback:{call_sid}", sealed, ex=ttl_s)
 
     @_reachable
     def callback_for(self, call_sid: str) -> str:
-        """The callback number remembered for a call, or ""."""
+        """The sealed callback number remembered for a call, or ""."""
         raw = self.redis.get(f"{PREFIX}:callback:{call_sid}")
         return "" if raw is None else _text(raw)
 

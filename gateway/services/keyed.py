@@ -50,8 +50,10 @@ class KeyedTransfers:
         except RoutingError:
             log.warning("ignored an X-Callback-Number that is not an E.164 number")
             return
-        window = self.service.flow.pending_window_s
-        self.service.store.remember_callback(form["CallSid"], number, window)
+        sealed = self.service.seal(number)
+        if sealed:  # without ENCRYPTION_KEY it is not kept at all
+            window = self.service.flow.pending_window_s
+            self.service.store.remember_callback(form["CallSid"], sealed, window)
 
     def menu(self, form: Mapping[str, str], tries: int) -> VoiceResponse:
         """What the call-taker keyed: a transfer code, a ZIP code, or # for their area.
@@ -104,7 +106,7 @@ class KeyedTransfers:
         """
         assert psap_id is not None
         service, links = self.service, self.service.links
-        callback = keyed_number or service.store.callback_for(form["CallSid"])
+        callback = keyed_number or service.unseal(service.store.callback_for(form["CallSid"]))
         query = LocationQuery(civic=civic, psap_id=psap_id, caller=callback or None)
         try:
             decision = service.decide(query)
@@ -112,7 +114,7 @@ class KeyedTransfers:
             return twiml.menu(links, tries, "That ZIP code was not found.")
         transfer = new_transfer(new_transfer_id(), origin, psap_id, decision, service.now())
         # For the escalation whisper only, as for API transfers (see domain/transfer.py).
-        transfer.callback_number = callback
+        transfer.callback_sealed = service.seal(callback)
         transfer.location_sealed = service.seal(spoken_location(None, civic))
         key = f"{transfer.id}:requested"
         service.emit(transfer.id, EventKind.REQUESTED, key, origin=origin, psap_id=psap_id)

@@ -156,9 +156,10 @@ class TransferService(Calls):
         transfer = new_transfer(transfer_id, "api", psap_id, decision, self.now())
         transfer.risk, transfer.call_type = request.risk.value, request.call_type
         transfer.language, transfer.veteran = request.language, request.veteran
-        transfer.consent, transfer.summary = request.consent, request.summary
-        # Kept for the escalation whisper only (see domain/transfer.py), never in an event.
-        transfer.callback_number = request.callback_number or ""
+        transfer.consent = request.consent
+        # Sealed for the whispers only (see domain/transfer.py), never in an event.
+        transfer.summary_sealed = self.seal(request.summary)
+        transfer.callback_sealed = self.seal(request.callback_number or "")
         transfer.location_sealed = self.seal(spoken_location(request.geo, request.civic))
         transfer.code = self.store.reserve_code(transfer_id, window)
         self.store.create(transfer, window)
