@@ -421,6 +421,12 @@ def new_transfer(
     return transfer
 
 
+def may_claim(transfer: Transfer, psap_id: str | None) -> bool:
+    """Whether a call from `psap_id`'s line (None: a number the tables do not know, which
+    must have named the transfer by its secret) may claim `transfer`."""
+    return psap_id is None or psap_id == transfer.psap_id
+
+
 def new_transfer_id() -> str:
     """A random transfer id; nothing in it is derived from the caller."""
     return "tr_" + secrets.token_hex(8)
