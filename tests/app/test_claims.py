@@ -194,6 +194,7 @@ def test_wrong_codes_from_one_number_over_several_calls_are_limited_then_refused
     # The counter is keyed by a keyed hash of the number, never the number.
     keys = [k.decode() for k in harness.redis.scan_iter("g988:code-tries:*")]
     assert keys and not any(shows_a_phone_number(k) or "5550199" in k for k in keys)
+    assert all(0 < harness.redis.ttl(k) <= 900 for k in keys)  # forgotten with the window
 
     another = harness.play(
         [line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS)],
