@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import redis
 import requests
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -239,6 +240,7 @@ def _play(
             "PUBLIC_BASE_URL": url,
             "REDIS_URL": redis_url,
             "PSAP_API_KEYS": f"wyandotte-911:{PSAP_KEY}",
+            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "DATABASE_URL": f"sqlite:///{tmp}/gateway.sqlite3",
         }
         log, access = Path(tmp) / "gunicorn.log", Path(tmp) / "access.log"

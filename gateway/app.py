@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.adapters.connections import redis_client
 from gateway.adapters.drills import DrillMarker
-from gateway.adapters.live_state import TransferStore
+from gateway.adapters.live_state import CodeTries, TransferStore
 from gateway.adapters.queueing import RQSink, event_queue, redis_connection
 from gateway.adapters.records import RQRecorder, TransferRecorder
 from gateway.adapters.store.privacy import Cipher
@@ -120,6 +120,9 @@ def create_app(
         recorder=recorder or RQRecorder(settings, event_queue(redis_connection(settings))),
         after=AfterResponse(settings.after_response_threads),
         cipher=Cipher.from_settings(settings),
+        # Keyed by the caller-hash key when there is one, else by the auth token every
+        # deployment has: either way a secret, never the clear number.
+        code_tries=CodeTries(redis, settings.caller_hash_key or settings.twilio_auth_token),
     )
     watchdog = watchdog or Watchdog(escalation_queue(redis))
     service.watch = watchdog.schedule

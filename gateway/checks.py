@@ -84,10 +84,30 @@ def _required(settings: Settings) -> list[Problem]:
         Cipher.from_settings(settings)
     except ValueError as exc:
         problems.append(Problem("error", "settings", str(exc)))
+    problems += _sealing(settings)
     if not settings.caller_hash_key:
         message = "CALLER_HASH_KEY is not set: repeat callers cannot be linked in reports"
         problems.append(Problem("warning", "settings", message))
     return problems
+
+
+def _sealing(settings: Settings) -> list[Problem]:
+    """PSAP keys without ENCRYPTION_KEY: transfers would lose their summary, callback
+    number and location (the live state keeps them only sealed). An error, unless the
+    operator chose exactly that with DROP_CALLER_DETAILS."""
+    if settings.encryption_key:
+        if settings.drop_caller_details:
+            message = "DROP_CALLER_DETAILS has no effect: ENCRYPTION_KEY is set"
+            return [Problem("warning", "settings", message)]
+        return []
+    if settings.flow.psap_api_keys and not settings.drop_caller_details:
+        message = (
+            "ENCRYPTION_KEY is required with PSAP_API_KEYS: the 911 summary, callback number "
+            "and location are kept only sealed under it (or set DROP_CALLER_DETAILS=1 to "
+            "run without them)"
+        )
+        return [Problem("error", "settings", message)]
+    return []
 
 
 def _load_tables(settings: Settings, problems: list[Problem]) -> RoutingTables | None:

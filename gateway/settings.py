@@ -227,6 +227,10 @@ class Settings:
     # partner and encrypts the free-text summary at rest.
     caller_hash_key: str = field(default="", repr=False)
     encryption_key: str = field(default="", repr=False)
+    # Without ENCRYPTION_KEY the live state cannot seal the 911 summary, the callback
+    # number and the location, so it does not keep them; with PSAP keys configured that
+    # is refused unless the operator says so (DROP_CALLER_DETAILS, docs/configuration.md).
+    drop_caller_details: bool = False
     retention_days: int = 90
     coordinate_decimals: int = -1  # -1: keep only the county; 0..3: rounded coordinates
     analyst_api_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -265,6 +269,7 @@ class Settings:
             ),
             caller_hash_key=_text(env, "CALLER_HASH_KEY"),
             encryption_key=_text(env, "ENCRYPTION_KEY"),
+            drop_caller_details=_flag(env, "DROP_CALLER_DETAILS"),
             retention_days=_int(env, "RETENTION_DAYS", 90, 1, 3650),
             coordinate_decimals=_int(env, "COORDINATE_DECIMALS", -1, -1, 3),
             analyst_api_keys=tuple(k for k in _text(env, "ANALYST_API_KEYS").split(",") if k),

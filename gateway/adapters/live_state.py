@@ -3,11 +3,12 @@
 A transfer is one JSON value under `g988:transfer:<id>`, with a TTL: it lives as long as a
 call can, then Redis forgets it (the durable record is the event log). Keys never contain a
 phone number: they hold transfer ids, PSAP ids and the short transfer code. The value holds
-only what the live call needs: ids, triage fields, the dial plan, Twilio call SIDs, the
-911 summary the counselor may ask to hear, and the caller's callback number, which the 911
-escalation line hears in its whisper if the counselor brings 911 back. No coordinates. The
-callback number lives only here, in the value with its TTL: never in a key, an event, a log
-line or a job argument.
+only what the live call needs: ids, triage fields, the dial plan, Twilio call SIDs, and,
+sealed (Fernet tokens under ENCRYPTION_KEY, made by `Calls.seal`), the 911 summary the
+counselor may ask to hear, the caller's callback number and location, which the 911
+escalation line hears in its whisper if the counselor brings 911 back. No coordinates, no
+number and no free text in clear: the sealed tokens live only here, in values with their
+TTL, never in a key, an event, a log line or a job argument.
 
 Changes go through `TransferStore.update`, an optimistic compare-and-set (a Lua script
 that writes only if the value is still the one the change was computed from, else the
@@ -17,7 +18,10 @@ the same moment, never overwrite each other's change.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -136,14 +140,14 @@ class TransferStore:
         self.redis.set(f"{PREFIX}:call:{call_sid}", transfer_id, ex=self.ttl_s)
 
     @_reachable
-    def remember_callback(self, call_sid: str, number: str, ttl_s: int) -> None:
-        """The callback number a PSAP's equipment sent with a call nobody registered, kept
-        until the call-taker keys where to route it (in the value, never in a key)."""
-        self.redis.set(f"{PREFIX}:callback:{call_sid}", number, ex=ttl_s)
+    def remember_callback(self, call_sid: str, sealed: str, ttl_s: int) -> None:
+        """The callback number a PSAP's equipment sent with a call nobody registered, sealed,
+        kept until the call-taker keys where to route it (in the value, never in a key)."""
+        self.redis.set(f"{PREFIX}:callback:{call_sid}", sealed, ex=ttl_s)
 
     @_reachable
     def callback_for(self, call_sid: str) -> str:
-        """The callback number remembered for a call, or ""."""
+        """The sealed callback number remembered for a call, or ""."""
         raw = self.redis.get(f"{PREFIX}:callback:{call_sid}")
         return "" if raw is None else _text(raw)
 
@@ -187,6 +191,65 @@ class TransferStore:
                 return transfer, result  # a duplicate or irrelevant callback: nothing to write
             if self._swap(keys=[key], args=[raw, changed, self.ttl_s]):
                 return transfer, result
+
+
+class CodeTries:
+    """Wrong transfer codes, counted per call and per calling number, so that a code
+    cannot be guessed: 3 wrong codes end a call's code entry; 10 wrong codes from one
+    number within 15 minutes (a fixed window) refuse its codes until the window ends.
+
+    The number is never in a key: the per-number counter is keyed by an HMAC-SHA256 of it
+    under a secret of the gateway's (so nobody holding a Redis dump can test guessed
+    numbers against it).
+
+    Args:
+        client: a redis.Redis client.
+        secret: the HMAC key (non-empty).
+        per_call, per_number, window_s: the limits.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        secret: str,
+        per_call: int = 3,
+        per_number: int = 10,
+        window_s: int = 900,
+    ) -> None:
+        if not secret:
+            raise ValueError("counting code tries per number needs a secret")
+        self.redis, self._secret = client, secret.encode()
+        self.per_call, self.per_number, self.window_s = per_call, per_number, window_s
+
+    def _keys(self, call_sid: str, number: str) -> tuple[str, str]:
+        digest = hmac.new(self._secret, f"code-tries:{number}".encode(), hashlib.sha256)
+        window = int(time.time()) // self.window_s
+        call = f"{PREFIX}:code-tries:call:{call_sid}"
+        return call, f"{PREFIX}:code-tries:from:{digest.hexdigest()[:32]}:{window}"
+
+    def _verdict(self, on_call: int, from_number: int) -> str | None:
+        if on_call >= self.per_call:
+            return "too-many-codes"
+        if from_number >= self.per_number:
+            return "codes-rate-limited"
+        return None
+
+    @_reachable
+    def refusal(self, call_sid: str, number: str) -> str | None:
+        """Why this call may key no more codes ("too-many-codes", "codes-rate-limited"),
+        or None while it may."""
+        on_call, from_number = self.redis.mget(self._keys(call_sid, number))
+        return self._verdict(int(on_call or 0), int(from_number or 0))
+
+    @_reachable
+    def count_wrong(self, call_sid: str, number: str) -> str | None:
+        """Count one wrong code; then, as `refusal`."""
+        pipe = self.redis.pipeline()
+        for key in self._keys(call_sid, number):
+            pipe.incr(key)
+            pipe.expire(key, self.window_s)
+        on_call, _, from_number, _ = pipe.execute()
+        return self._verdict(int(on_call), int(from_number))
 
 
 def _text(raw: object) -> str:

@@ -292,11 +292,16 @@ class Transfer:
         dial_plan: center ids to try in order, ending at the national backup line.
         current: index in dial_plan of the center being tried; -1 before the call arrives.
         history: the transfer's own timeline (at, kind, detail), for the status API.
-        callback_number: the caller's number as the PSAP gave it ("" if not given); read
-            only by the escalation whisper. Kept out of repr so it never reaches a log.
+        summary_sealed: the call-taker's free-text summary, which the counselor may ask to
+            hear (3 in the whisper).
+        callback_sealed: the caller's number as the PSAP gave it, which the counselor may
+            ask to hear and the escalation whisper reads back to 911.
         location_sealed: where the caller is, as the escalation whisper says it
-            (`gateway.services.intake.spoken_location`), encrypted under ENCRYPTION_KEY;
-            "" without a key. Read only by the escalation whisper; never in clear in Redis.
+            (`gateway.services.intake.spoken_location`).
+
+        The three `_sealed` fields are Fernet tokens under ENCRYPTION_KEY (`Calls.seal`),
+        "" when not given or without a key (then not kept at all): never in clear in
+        Redis, and kept out of repr so they never reach a log.
         escalation: the latest bounce-back to 911, if the counselor asked for one.
         counselor_away_since: when the accepting counselor went into the * menu, out of
             the caller's room; None while they are in it.
@@ -314,7 +319,7 @@ class Transfer:
     language: str | None = None
     veteran: bool = False
     consent: bool = False
-    summary: str = ""
+    summary_sealed: str = field(default="", repr=False)
     method: str = ""
     county_fips: str | None = None
     county_name: str | None = None
@@ -327,7 +332,7 @@ class Transfer:
     deadline_at: float | None = None
     outcome: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
-    callback_number: str = field(default="", repr=False)
+    callback_sealed: str = field(default="", repr=False)
     location_sealed: str = field(default="", repr=False)
     escalation: Escalation | None = None
     counselor_away_since: float | None = None
@@ -414,6 +419,12 @@ def new_transfer(
     transfer.note(now, "requested", origin=origin)
     transfer.note(now, "routed", center_id=decision.center_id, method=decision.method)
     return transfer
+
+
+def may_claim(transfer: Transfer, psap_id: str | None) -> bool:
+    """Whether a call from `psap_id`'s line (None: a number the tables do not know, which
+    must have named the transfer by its secret) may claim `transfer`."""
+    return psap_id is None or psap_id == transfer.psap_id
 
 
 def new_transfer_id() -> str:

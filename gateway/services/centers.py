@@ -175,7 +175,9 @@ class Counselors:
             f"Call type {(transfer.call_type or 'not given').replace('-', ' ')}.",
             f"Language {LANGUAGE_NAMES.get(transfer.language or 'en', transfer.language)}.",
         ]
-        details = _details(transfer)
+        details = _details(
+            self.calls.unseal(transfer.summary_sealed), self.calls.unseal(transfer.callback_sealed)
+        )
         if summary:
             parts[:0] = [text for _, text in details]
         keys = "Press 1 to accept, 2 to decline"
@@ -334,14 +336,14 @@ def notice_endpoint(notice: Notice) -> str:
     return NOTICE_ENDPOINTS[notice]
 
 
-def _details(transfer: Transfer) -> list[tuple[str, str]]:
+def _details(summary: str, callback: str) -> list[tuple[str, str]]:
     """On 3 only: what 911 wrote, and the number to call the caller back on should the
     call drop (the counselor's phone shows the gateway's number, not the caller's)."""
     details: list[tuple[str, str]] = []
-    if transfer.summary:
-        details.append(("the 9 1 1 summary", f"Summary from 9 1 1: {_sentence(transfer.summary)}"))
-    if transfer.callback_number:
-        number = twiml.spoken_number(transfer.callback_number)
+    if summary:
+        details.append(("the 9 1 1 summary", f"Summary from 9 1 1: {_sentence(summary)}"))
+    if callback:
+        number = twiml.spoken_number(callback)
         details.append(("the callback number", f"Callback number {number}."))
     return details
 

@@ -267,7 +267,7 @@ class Escalations:
         """Who asks for 911, where the caller is, and the number to call them back on."""
         accepted = transfer.accepted()
         center = self.service.router.tables.centers.get(accepted.center_id if accepted else "")
-        number = twiml.spoken_number(transfer.callback_number)
+        number = twiml.spoken_number(self.service.unseal(transfer.callback_sealed))
         location = self.service.unseal(transfer.location_sealed)
         return " ".join(
             [

@@ -8,6 +8,7 @@ transfer; a ZIP or # routes a new one and claims it for this call at once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.adapters import twiml
 from gateway.domain.events import EventKind
-from gateway.domain.transfer import new_transfer, new_transfer_id
+from gateway.domain.transfer import may_claim, new_transfer, new_transfer_id
 from gateway.services.intake import agreement_refusal, keyed_callback, spoken_location
 from routing.areacode import parse_e164
 from routing.errors import RoutingError
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
     from gateway.services.transfers import TransferService
 
 log = logging.getLogger(__name__)
+
+# What the call-taker hears when the call may key no more transfer codes.
+CODE_REFUSALS = {
+    "too-many-codes": "Three transfer codes were not found. This call cannot be "
+    f"transferred to 9 8 8. {twiml.STAY_WITH_911}",
+    "codes-rate-limited": "Too many transfer codes were not found from this line. "
+    f"Please wait 15 minutes, or register the transfer again. {twiml.STAY_WITH_911}",
+}
 
 
 class KeyedTransfers:
@@ -50,8 +59,10 @@ class KeyedTransfers:
         except RoutingError:
             log.warning("ignored an X-Callback-Number that is not an E.164 number")
             return
-        window = self.service.flow.pending_window_s
-        self.service.store.remember_callback(form["CallSid"], number, window)
+        sealed = self.service.seal(number)
+        if sealed:  # without ENCRYPTION_KEY it is not kept at all
+            window = self.service.flow.pending_window_s
+            self.service.store.remember_callback(form["CallSid"], sealed, window)
 
     def menu(self, form: Mapping[str, str], tries: int) -> VoiceResponse:
         """What the call-taker keyed: a transfer code, a ZIP code, or # for their area.
@@ -64,7 +75,7 @@ class KeyedTransfers:
         digits, star, number = keyed.partition("*")
         own_area = not digits and form.get("FinishedOnKey") == "#"
         if len(digits) == 6 and not star:
-            return self._by_code(digits, psap_id, form["CallSid"], tries)
+            return self._by_code(digits, psap_id, form, tries)
         if psap_id is None and (len(digits) == 5 or own_area):
             text = "This number is not a registered 9 1 1 center. Enter a transfer code."
             return twiml.menu(links, tries, text)
@@ -78,16 +89,41 @@ class KeyedTransfers:
         origin = "zip" if digits else "psap-area"
         return self._route(civic, origin, psap_id, form, tries, callback)
 
-    def _by_code(self, code: str, psap_id: str | None, call_sid: str, tries: int) -> VoiceResponse:
-        store = self.service.store
-        transfer_id = store.by_code(code)
-        transfer = store.get(transfer_id) if transfer_id else None
-        # A code keyed from another PSAP's line is not theirs to use.
-        if transfer is not None and psap_id in (None, transfer.psap_id):
-            found = self.service.connect(transfer.id, call_sid)
-            if found is not None:
-                return found
-        return twiml.menu(self.service.links, tries, "That code was not found.")
+    def _by_code(
+        self, code: str, psap_id: str | None, form: Mapping[str, str], tries: int
+    ) -> VoiceResponse:
+        """Claim the transfer the code names; wrong codes are counted (`CodeTries`), and
+        past the limit the call keys no more codes: 911 keeps the caller, and hears why."""
+        service, call_sid, number = self.service, form["CallSid"], form.get("From", "")
+        refusal = service.code_tries.refusal(call_sid, number)
+        if refusal is None:
+            transfer_id = service.store.by_code(code)
+            transfer = service.store.get(transfer_id) if transfer_id else None
+            # A code keyed from another PSAP's line is not theirs to use.
+            if transfer is not None and may_claim(transfer, psap_id):
+                found = service.connect(transfer.id, call_sid)
+                if found is not None:
+                    return found
+            refusal = service.code_tries.count_wrong(call_sid, number)
+        if refusal is None:
+            return twiml.menu(service.links, tries, "That code was not found.")
+        self._record_refusal(call_sid, psap_id, refusal)
+        return twiml.stays_with_911(CODE_REFUSALS[refusal], f"held-{call_sid}", service.links)
+
+    def _record_refusal(self, call_sid: str, psap_id: str | None, reason: str) -> None:
+        """A refused call is recorded as a request declined for `reason`, under an id
+        derived from the call (a repeated webhook records it once)."""
+        transfer_id = "tr_" + hashlib.sha256(call_sid.encode()).hexdigest()[:16]
+        log.warning("code entry refused on %s (%s)", transfer_id, reason)
+        emit = self.service.emit
+        emit(
+            transfer_id,
+            EventKind.REQUESTED,
+            f"{transfer_id}:requested",
+            origin="code",
+            psap_id=psap_id,
+        )
+        emit(transfer_id, EventKind.DECLINED_AT_TRIAGE, f"{transfer_id}:declined", reason=reason)
 
     def _route(
         self,
@@ -104,7 +140,7 @@ class KeyedTransfers:
         """
         assert psap_id is not None
         service, links = self.service, self.service.links
-        callback = keyed_number or service.store.callback_for(form["CallSid"])
+        callback = keyed_number or service.unseal(service.store.callback_for(form["CallSid"]))
         query = LocationQuery(civic=civic, psap_id=psap_id, caller=callback or None)
         try:
             decision = service.decide(query)
@@ -112,7 +148,7 @@ class KeyedTransfers:
             return twiml.menu(links, tries, "That ZIP code was not found.")
         transfer = new_transfer(new_transfer_id(), origin, psap_id, decision, service.now())
         # For the escalation whisper only, as for API transfers (see domain/transfer.py).
-        transfer.callback_number = callback
+        transfer.callback_sealed = service.seal(callback)
         transfer.location_sealed = service.seal(spoken_location(None, civic))
         key = f"{transfer.id}:requested"
         service.emit(transfer.id, EventKind.REQUESTED, key, origin=origin, psap_id=psap_id)

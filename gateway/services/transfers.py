@@ -20,11 +20,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
+from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.adapters import twiml
 from gateway.adapters.connections import StateUnavailable
+from gateway.adapters.live_state import CodeTries
 from gateway.adapters.records import RegisteredTransfer
 from gateway.domain.events import EventKind
 from gateway.domain.transfer import (
@@ -37,6 +39,7 @@ from gateway.domain.transfer import (
     Transfer,
     TransferStatus,
     fail_open,
+    may_claim,
     move,
     new_transfer,
     new_transfer_id,
@@ -82,7 +85,15 @@ class TransferService(Calls):
 
     Its parts: `centers` rings the dial plan, `counselors` answers the counselor's leg,
     `keyed` the call-taker's menu.
+
+    Args:
+        code_tries: counts wrong transfer codes per call and per calling number.
+        *args, **kwargs: as `Calls`.
     """
+
+    def __init__(self, *args: Any, code_tries: CodeTries, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.code_tries = code_tries
 
     @cached_property
     def line(self) -> CenterLine:
@@ -156,9 +167,10 @@ class TransferService(Calls):
         transfer = new_transfer(transfer_id, "api", psap_id, decision, self.now())
         transfer.risk, transfer.call_type = request.risk.value, request.call_type
         transfer.language, transfer.veteran = request.language, request.veteran
-        transfer.consent, transfer.summary = request.consent, request.summary
-        # Kept for the escalation whisper only (see domain/transfer.py), never in an event.
-        transfer.callback_number = request.callback_number or ""
+        transfer.consent = request.consent
+        # Sealed for the whispers only (see domain/transfer.py), never in an event.
+        transfer.summary_sealed = self.seal(request.summary)
+        transfer.callback_sealed = self.seal(request.callback_number or "")
         transfer.location_sealed = self.seal(spoken_location(request.geo, request.civic))
         transfer.code = self.store.reserve_code(transfer_id, window)
         self.store.create(transfer, window)
@@ -212,19 +224,32 @@ class TransferService(Calls):
         return self.connect(transfer_id, form["CallSid"]) or twiml.menu(self.links, 0)
 
     def _find_transfer(self, form: Mapping[str, str]) -> str | None:
-        """By the SIP header X-Transfer-Id, else the PSAP's only recent pending transfer."""
+        """By the SIP header X-Transfer-Id, else the PSAP's only recent pending transfer.
+
+        A transfer belongs to its PSAP: a call from a PSAP's line may claim only that
+        PSAP's transfers. A call from a number the tables do not know (perhaps a PSAP's
+        system passing the caller's own number through) needs the transfer's secret: the
+        header here, or the code at the menu; never "the only one pending".
+        """
+        psap_id = self.psap_for_number(form.get("From", ""))
         header = form.get("SipHeader_X-Transfer-Id", "").strip()
         if header:
-            found = self.store.get(header)
-            if found is not None and (
-                found.status == TransferStatus.PENDING or found.caller_sid == form.get("CallSid")
-            ):
-                return found.id
-        psap_id = self.psap_for_number(form.get("From", ""))
+            return self._named(header, psap_id, form.get("CallSid", ""))
         if psap_id is None:
             return None
         recent = self.store.pending_for(psap_id, self.now() - self.flow.pending_window_s)
         return recent[0] if len(recent) == 1 else None
+
+    def _named(self, transfer_id: str, psap_id: str | None, call_sid: str) -> str | None:
+        """The transfer the header names, if this call may claim it (else the menu)."""
+        found = self.store.get(transfer_id)
+        if found is None or not may_claim(found, psap_id):
+            if found is not None:
+                log.warning("%s's line named %s of %s: refused", psap_id, found.id, found.psap_id)
+            return None
+        if found.status == TransferStatus.PENDING or found.caller_sid == call_sid:
+            return found.id
+        return None
 
     def connect(self, transfer_id: str, call_sid: str) -> VoiceResponse | None:
         """Claim a pending transfer for this call and ring its first center.

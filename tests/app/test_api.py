@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
+from gateway.adapters.store.privacy import Cipher
 from gateway.domain.events import EventKind
 from gateway.domain.transfer import TransferStatus
 from tests.app.harness import (
     DOUGLAS_KEY,
     ELIGIBLE,
+    ENCRYPTION_KEY,
     GATEWAY_NUMBER,
     KANSAS_CITY_KS,
     PUBLIC_URL,
@@ -34,7 +36,7 @@ def test_an_eligible_request_gets_a_transfer_id_code_center_and_number(harness: 
     assert harness.transfer(body["transfer_id"]).status == TransferStatus.PENDING
 
 
-def test_the_callback_number_lives_only_in_the_transfer_value_and_coordinates_nowhere(
+def test_the_callback_number_lives_only_sealed_in_the_transfer_value_and_coordinates_nowhere(
     harness: Harness,
 ) -> None:
     body = harness.register()
@@ -43,9 +45,10 @@ def test_the_callback_number_lives_only_in_the_transfer_value_and_coordinates_no
     stored = harness.redis.get(f"g988:transfer:{body['transfer_id']}")
     assert stored is not None
     assert not any(shows_a_phone_number(key) for key in keys)
-    # The escalation whisper reads it back to 911; it expires with the transfer.
-    assert harness.transfer(body["transfer_id"]).callback_number == "+18165550123"
-    assert b"39.114" not in stored
+    # The escalation whisper reads it back to 911; it is sealed, and expires with the transfer.
+    sealed = harness.transfer(body["transfer_id"]).callback_sealed
+    assert Cipher(ENCRYPTION_KEY).decrypt(sealed) == "+18165550123"
+    assert b"39.114" not in stored and b"555-0123" not in stored and b"5550123" not in stored
     assert "+18165550123" not in repr(harness.transfer(body["transfer_id"]))
     assert not any(shows_a_phone_number(e.to_json()) for e in harness.sink.events)
     assert 0 < harness.redis.ttl(f"g988:transfer:{body['transfer_id']}") <= 4 * 3600

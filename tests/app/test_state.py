@@ -32,7 +32,7 @@ def a_transfer(**changes: object) -> Transfer:
         status="dialing",
         created_at=1_780_000_000.0,
         dial_plan=["kc-kansas", "ks-statewide", "national"],
-        callback_number="+18165550123",
+        callback_sealed="gAAAAAsealed-callback-number",
     )
     for name, value in changes.items():
         setattr(transfer, name, value)

@@ -524,17 +524,19 @@ def test_a_caller_whose_redirect_back_to_911_failed_hears_why_and_is_redirected_
     assert EventKind.RETURNED_TO_911 in harness.kinds(transfer_id)
 
 
-def test_the_sip_header_is_looked_up_before_the_psap_lines_only_pending_transfer(
+def test_a_header_naming_another_psaps_transfer_claims_neither_it_nor_the_lines_own(
     harness: Harness,
 ) -> None:
-    """Wyandotte has exactly one pending transfer (Kansas City, KS); the call carries the
-    id of another (a Lawrence caller registered by Douglas County): the header wins."""
+    """Wyandotte has exactly one pending transfer (Kansas City, KS); the call from its line
+    carries the id of another (a Lawrence caller registered by Douglas County). That one
+    is not Wyandotte's to claim (issue 11), and the header named a transfer, so the line's
+    own pending one is not guessed either: the call-taker hears the menu."""
     lawrence = harness.post_json(
         "/api/v1/transfers",
         {**ELIGIBLE, "location": {"lat": 38.9717, "lon": -95.2353, "radius_m": 50}},
         key=DOUGLAS_KEY,
     ).get_json()
-    harness.register()  # Wyandotte's only pending transfer
+    own = harness.register()  # Wyandotte's only pending transfer
     timeline = harness.play(
         [
             line(KC_KANSAS, "kc-kansas", answer=5, actions=ACCEPTS),
@@ -544,9 +546,10 @@ def test_the_sip_header_is_looked_up_before_the_psap_lines_only_pending_transfer
     )
 
     assert_caller_never_dropped(timeline)
-    assert lawrence["center"]["id"] == "ks-statewide"
-    assert timeline.connected("caller", "ks-statewide")
-    assert not timeline.party_legs("kc-kansas")
+    assert "Enter the 6 digit transfer code" in said(timeline, "caller")[0]
+    assert not timeline.party_legs("kc-kansas") and not timeline.party_legs("ks-statewide")
+    for transfer_id in (lawrence["transfer_id"], own["transfer_id"]):
+        assert harness.transfer(transfer_id).status == TransferStatus.PENDING
 
 
 def test_a_backup_that_closed_since_routing_is_passed_over_at_rollover(

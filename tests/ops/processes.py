@@ -28,6 +28,10 @@ def free_port() -> int:
     return port
 
 
+# A Fernet key for these tests only (32 bytes, url-safe base64).
+OPS_ENCRYPTION_KEY = "b3BzLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXktMDE="
+
+
 def gateway_env(redis_url: str, database_url: str, **extra: str) -> dict[str, str]:
     """A production-like environment: every setting a process needs to start."""
     return {
@@ -40,6 +44,7 @@ def gateway_env(redis_url: str, database_url: str, **extra: str) -> dict[str, st
         "DATABASE_URL": database_url,
         "PSAP_API_KEYS": f"wyandotte-911:{PSAP_KEY}",
         "CALLER_HASH_KEY": "ops-test-caller-hash-key",
+        "ENCRYPTION_KEY": OPS_ENCRYPTION_KEY,
         **extra,
     }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.checks import EXIT_CONFIG
+from gateway.checks import EXIT_CONFIG, configuration_problems
 from gateway.cli import main
 from gateway.settings import DEFAULT_TABLES_DIR, Settings, SettingsError
 from tests.ops.apps import DOWN_REDIS_URL, migrated_sqlite
@@ -43,7 +43,18 @@ def test_the_settings_loader_names_every_bad_value_at_once() -> None:
 
 def _isolated(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for name in list(os.environ):
-        if name.startswith(("TWILIO_", "REDIS_", "DATABASE_", "PSAP_", "CENTER_", "ROUTING_")):
+        if name.startswith(
+            (
+                "TWILIO_",
+                "REDIS_",
+                "DATABASE_",
+                "PSAP_",
+                "CENTER_",
+                "ROUTING_",
+                "ENCRYPTION_",
+                "DROP_",
+            )
+        ):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -156,3 +167,48 @@ def test_the_worker_waits_for_redis_instead_of_exiting(tmp_path: Path) -> None:
         stop(worker)
     waits = [json.loads(line) for line in log.read_text().splitlines() if "waiting" in line]
     assert waits and waits[0]["error"] == "ConnectionError"
+
+
+SEALING_ERROR = (
+    "error: settings: ENCRYPTION_KEY is required with PSAP_API_KEYS: the 911 summary, callback "
+    "number and location are kept only sealed under it (or set DROP_CALLER_DETAILS=1 to run "
+    "without them)"
+)
+
+
+def test_psap_keys_without_an_encryption_key_are_a_configuration_error(tmp_path: Path) -> None:
+    env = gateway_env(DOWN_REDIS_URL, "sqlite:///unused.sqlite3")
+    del env["ENCRYPTION_KEY"]
+
+    problems = [str(p) for p in configuration_problems(env)]
+
+    assert SEALING_ERROR in problems
+
+
+def test_the_operator_may_run_without_caller_details_by_saying_so() -> None:
+    env = gateway_env(DOWN_REDIS_URL, "sqlite:///unused.sqlite3", DROP_CALLER_DETAILS="1")
+    del env["ENCRYPTION_KEY"]
+
+    assert [str(p) for p in configuration_problems(env)] == []
+    assert Settings.from_env(env).drop_caller_details is True
+
+
+def test_dropping_caller_details_with_a_key_set_is_pointed_out() -> None:
+    env = gateway_env(DOWN_REDIS_URL, "sqlite:///unused.sqlite3", DROP_CALLER_DETAILS="1")
+
+    assert [str(p) for p in configuration_problems(env)] == [
+        "warning: settings: DROP_CALLER_DETAILS has no effect: ENCRYPTION_KEY is set"
+    ]
+
+
+def test_the_web_process_refuses_to_start_with_psap_keys_and_no_encryption_key(
+    tmp_path: Path,
+) -> None:
+    env = gateway_env(DOWN_REDIS_URL, "sqlite:///unused.sqlite3")
+    del env["ENCRYPTION_KEY"]
+    process = run_procfile("web", env, tmp_path / "web.log")
+    try:
+        assert process.wait(timeout=60) == EXIT_CONFIG
+    finally:
+        stop(process)
+    assert SEALING_ERROR in (tmp_path / "web.log").read_text().splitlines()

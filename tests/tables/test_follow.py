@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 
 from gateway.adapters.store.db import create_store_engine
@@ -121,6 +122,7 @@ def web(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, subprocess.Popen[
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         "PSAP_API_KEYS": f"wyandotte-911:{PSAP_KEY}",
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "PYTHONPATH": str(ROOT),
     }
     command = [str(Path(sys.executable).with_name("gunicorn")), "--config"]
