@@ -20,8 +20,10 @@ looking like personal data is exactly what must not be kept.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import cast
 
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, get_current_job
 from sqlalchemy.orm import Session
@@ -42,14 +44,43 @@ from gateway.adapters.store.repository import (
     save_events,
     save_transfer,
 )
+from gateway.app import create_app
 from gateway.domain.events import Event, EventDataError
 from gateway.settings import Settings
+from gateway.web.context import gateway
 
 logger = logging.getLogger(__name__)
 
 RECORDED = "recorded"
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
+
+
+_WORKER_APP: list[Flask] = []
+_WORKER_APP_LOCK = threading.Lock()
+
+
+def worker_app() -> Flask:
+    """The gateway app a worker process runs the watchdog in, built once from the
+    environment."""
+    with _WORKER_APP_LOCK:
+        if not _WORKER_APP:
+            _WORKER_APP.append(create_app())
+        return _WORKER_APP[0]
+
+
+def watch(transfer_id: str) -> str:
+    """RQ job: move a stuck transfer on (`Escalations.check`). Exceptions propagate, so RQ
+    retries the job.
+
+    It runs in the app context it is given (a test's), or in the worker's own app.
+
+    Returns:
+        What it found: "settled", "in-flight", "rolled-over" or "gone".
+    """
+    app = current_app if has_app_context() else worker_app()
+    with app.app_context():
+        return str(gateway().escalations.check(transfer_id))
 
 
 def _reject(what: str, exc: EventDataError) -> str:
