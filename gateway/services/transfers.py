@@ -39,12 +39,12 @@ from gateway.domain.transfer import (
     Transfer,
     TransferStatus,
     fail_open,
-    may_claim,
     move,
     new_transfer,
     new_transfer_id,
 )
 from gateway.services.centers import CenterLine, Counselors
+from gateway.services.claims import InboundClaims
 from gateway.services.dialing import FINAL_CALL_STATUSES, Calls, Dialer
 from gateway.services.intake import (
     InputError,
@@ -110,6 +110,10 @@ class TransferService(Calls):
     @cached_property
     def keyed(self) -> KeyedTransfers:
         return KeyedTransfers(self)
+
+    @cached_property
+    def claims(self) -> InboundClaims:
+        return InboundClaims(self)
 
     # -- the PSAP's API --------------------------------------------------------------
 
@@ -217,39 +221,11 @@ class TransferService(Calls):
 
     def inbound(self, form: Mapping[str, str]) -> VoiceResponse:
         """A call reaches the gateway's number: find its transfer, or ask for a code."""
-        transfer_id = self._find_transfer(form)
+        transfer_id = self.claims.find(form)
         if transfer_id is None:
             self.keyed.remember_callback(form)
             return twiml.menu(self.links, 0)
         return self.connect(transfer_id, form["CallSid"]) or twiml.menu(self.links, 0)
-
-    def _find_transfer(self, form: Mapping[str, str]) -> str | None:
-        """By the SIP header X-Transfer-Id, else the PSAP's only recent pending transfer.
-
-        A transfer belongs to its PSAP: a call from a PSAP's line may claim only that
-        PSAP's transfers. A call from a number the tables do not know (perhaps a PSAP's
-        system passing the caller's own number through) needs the transfer's secret: the
-        header here, or the code at the menu; never "the only one pending".
-        """
-        psap_id = self.psap_for_number(form.get("From", ""))
-        header = form.get("SipHeader_X-Transfer-Id", "").strip()
-        if header:
-            return self._named(header, psap_id, form.get("CallSid", ""))
-        if psap_id is None:
-            return None
-        recent = self.store.pending_for(psap_id, self.now() - self.flow.pending_window_s)
-        return recent[0] if len(recent) == 1 else None
-
-    def _named(self, transfer_id: str, psap_id: str | None, call_sid: str) -> str | None:
-        """The transfer the header names, if this call may claim it (else the menu)."""
-        found = self.store.get(transfer_id)
-        if found is None or not may_claim(found, psap_id):
-            if found is not None:
-                log.warning("%s's line named %s of %s: refused", psap_id, found.id, found.psap_id)
-            return None
-        if found.status == TransferStatus.PENDING or found.caller_sid == call_sid:
-            return found.id
-        return None
 
     def connect(self, transfer_id: str, call_sid: str) -> VoiceResponse | None:
         """Claim a pending transfer for this call and ring its first center.
