@@ -27,7 +27,10 @@ from routing.tables import content_digest, load_table_files, read_table_files
 
 logger = logging.getLogger(__name__)
 
-IMPORT_ATTEMPTS = 5
+# How long a starting process keeps looking for the first version another process is
+# importing: a loaded machine can take seconds to commit it, and giving up too soon would
+# start this process from the files without a version id the others share.
+IMPORT_PATIENCE_S = 30.0
 """Tries at the first import when several processes race on an empty SQLite store."""
 
 
@@ -182,7 +185,9 @@ class TableVersions:
         Raises:
             TablesInvalid: the store is empty and the files in `tables_dir` are not valid.
         """
-        for attempt in range(IMPORT_ATTEMPTS):
+        deadline = time.monotonic() + IMPORT_PATIENCE_S
+        attempt = 0
+        while True:
             active = self.active_id()
             if active is not None or self.listed():
                 return active
@@ -190,8 +195,10 @@ class TableVersions:
                 self._import(tables_dir)
             except (IntegrityError, OperationalError):
                 # Another process imported first (or holds SQLite's write lock): look again.
-                time.sleep(0.05 * (attempt + 1))
-        return self.active_id()
+                if time.monotonic() > deadline:
+                    raise
+                attempt += 1
+                time.sleep(min(0.05 * attempt, 0.5))
 
     def _import(self, tables_dir: Path) -> None:
         files = read_table_files(tables_dir)
