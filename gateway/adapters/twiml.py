@@ -26,6 +26,10 @@ MENU_TRIES_BEFORE_PARKING = 3
 COUNSELOR_MENU_TIMEOUT_S = 4
 
 WAIT_MESSAGE = "Please stay on the line. We are connecting a 9 8 8 crisis counselor."
+# What a counselor or a 911 line hears if it reaches the room before the caller's leg is
+# in it: Twilio starts a room only with two participants, and without a waitUrl a lone
+# participant hears Twilio's hold music, which sounds like a call on hold, not a caller.
+JOINING_MESSAGE = "Please hold. The caller is joining."
 STAY_WITH_911 = "9 1 1 stays on the line with the caller. You may hang up this line when ready."
 NOT_REACHED = f"We could not reach a 9 8 8 counselor. {STAY_WITH_911}"
 
@@ -107,6 +111,15 @@ def wait_message(
     response.say(text)
     response.pause(length=8)
     response.redirect(links.url("voice.wait", **query), method="POST")
+    return response
+
+
+def joining_message(links: Links) -> VoiceResponse:
+    """The waitUrl document of a counselor or 911 line waiting for the caller's leg."""
+    response = VoiceResponse()
+    response.say(JOINING_MESSAGE)
+    response.pause(length=5)
+    response.redirect(links.url("voice.joining"), method="POST")
     return response
 
 
@@ -204,6 +217,8 @@ def counselor_joins(
         start_conference_on_enter=True,
         end_conference_on_exit=False,
         beep=False,
+        wait_url=links.url("voice.joining"),
+        wait_method="POST",
         status_callback=links.url("voice.conference", t=transfer_id),
         status_callback_event=CONFERENCE_EVENTS,
         participant_label="counselor",
@@ -242,6 +257,8 @@ def psap_joins(links: Links, transfer_id: str, index: int, room: str) -> VoiceRe
         start_conference_on_enter=True,
         end_conference_on_exit=False,
         beep=False,
+        wait_url=links.url("voice.joining"),
+        wait_method="POST",
         participant_label="911-escalation",
         status_callback=links.url("voice.conference", t=transfer_id),
         status_callback_event=CONFERENCE_EVENTS,

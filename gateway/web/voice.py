@@ -128,6 +128,7 @@ center_leg = _safely(_release_center)
 counselor_leg = _safely(_back_to_caller)
 counselor_out = _safely(_menu_anyway)
 callback = _safely(twiml.empty)
+joining_leg = _safely(lambda: twiml.announcement(twiml.JOINING_MESSAGE))
 
 
 # -- the caller's leg (the PSAP's line, with the caller on it) ---------------------------
@@ -156,6 +157,14 @@ def wait() -> VoiceResponse:
     """The conference waitUrl: a short spoken message while 988 is rung."""
     transfer_id, deadline_at = _wait_args()
     return gateway().service.waiting(transfer_id, deadline_at)
+
+
+@bp.post("/joining")
+@twilio_signed
+@joining_leg
+def joining() -> VoiceResponse:
+    """The waitUrl of a counselor or 911 line that reached the room before the caller."""
+    return twiml.joining_message(gateway().service.links)
 
 
 @bp.post("/caller-done")

@@ -828,6 +828,9 @@ def test_a_counselor_back_from_the_menu_in_a_room_the_caller_already_left_is_not
     assert [e for e in rejoined if "joins" in e.text], "the lost events must lead to a new room"
     heard = [e.text for e in timeline.of_kind("media", "kc-kansas") if e.t > star]
     assert heard[-1] == 'says "The call has ended. Thank you."', heard
+    # Alone in the new room, the counselor hears why they wait, never Twilio's hold music.
+    assert any("The caller is joining" in text for text in heard), heard
+    assert not any("holdmusic" in text for text in heard), heard
     (leg,) = timeline.party_legs("kc-kansas")
     assert leg.ended_at is not None and leg.ended_at < 40
 
