@@ -18,8 +18,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/gateway demo
 
-# The /admin browser tests drive Debian's Chromium through Playwright (never a downloaded
-# browser). CI runs as root; elsewhere install it once with sudo.
+# The browser tests (/admin, /reports; tests/browser.py) drive Debian's Chromium through
+# Playwright (never a downloaded browser). CI runs as root; elsewhere install it once with sudo.
 CHROMIUM := /usr/bin/chromium
 
 chromium:

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy import Engine, make_url, text
+from sqlalchemy.orm import Session
 
 from gateway.adapters.store.db import create_store_engine
+from gateway.adapters.store.repository import save_event
 from gateway.adapters.store.schema import migrate
+from gateway.domain.events import Event
 
 
 @contextmanager
@@ -44,3 +47,10 @@ def empty_store(url: str) -> Engine:
         with engine.begin() as connection:
             connection.execute(text("TRUNCATE transfer_events, transfers"))
     return engine
+
+
+def save_events(engine: Engine, events: list[Event]) -> None:
+    """Write `events` into the store in one transaction, as the worker would."""
+    with Session(engine) as session, session.begin():
+        for event in events:
+            save_event(session, event)

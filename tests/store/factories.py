@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from gateway.domain.events import Event, EventKind, Scalar
+from gateway.adapters.drills import DrillMarker
+from gateway.domain.events import Event, EventKind, MemorySink, Scalar
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday
 
@@ -152,4 +154,19 @@ def whisper_declined(tid: str, start: float = 0) -> list[Event]:
         *dial(tid, s + 16, "backup-ks", "answered", attempt=2),
         event(tid, EventKind.WHISPER_ACCEPTED, s + 30, center_id="backup-ks"),
         event(tid, EventKind.ENDED, s + 300),
+    ]
+
+
+def as_drill(events: list[Event]) -> list[Event]:
+    """The same transfer played as a drill: each event marked as the simulator marks it."""
+    sink = MemorySink()
+    DrillMarker(sink).emit(*events)
+    return sink.events
+
+
+def in_county(events: list[Event], fips: str) -> list[Event]:
+    """The same transfer, routed on another county (the factories route on 20045)."""
+    return [
+        replace(e, data={**e.data, "county_fips": fips}) if e.kind == EventKind.ROUTED else e
+        for e in events
     ]

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway.adapters.drills import DrillMarker
 from gateway.adapters.store.models import Transfer
 from gateway.adapters.store.reports import (
     ANSWER_EDGES,
@@ -22,23 +21,12 @@ from gateway.adapters.store.reports import (
     outcomes,
     summary,
 )
-from gateway.adapters.store.repository import save_event
-from gateway.domain.events import Event, EventKind, MemorySink
+from gateway.domain.events import EventKind
 from tests.store import factories as f
+from tests.store.databases import save_events as save
+from tests.store.factories import as_drill
 
 DAY = 86_400
-
-
-def save(engine: Engine, events: list[Event]) -> None:
-    with Session(engine) as session, session.begin():
-        for event in events:
-            save_event(session, event)
-
-
-def as_drill(events: list[Event]) -> list[Event]:
-    sink = MemorySink()
-    DrillMarker(sink).emit(*events)
-    return sink.events
 
 
 @pytest.fixture

@@ -10,14 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
-from gateway.adapters.drills import DrillMarker
-from gateway.adapters.store.repository import save_event
-from gateway.domain.events import Event, MemorySink
 from gateway.settings import Settings
 from gateway.web import reports_api, reports_page
 from tests.store import factories as f
+from tests.store.databases import save_events as save
 
 KEY = "analyst-key-for-the-page"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -34,23 +31,15 @@ def app_over(engine: Engine, zones: tuple[str, ...] = ("America/Chicago",)) -> F
     return app.test_client()
 
 
-def save(engine: Engine, events: list[Event]) -> None:
-    with Session(engine) as session, session.begin():
-        for event in events:
-            save_event(session, event)
-
-
 @pytest.fixture
 def client(engine: Engine) -> FlaskClient:
-    sink = MemorySink()
-    DrillMarker(sink).emit(*f.returned_to_911("tr_drill", start=3 * 86_400))
     save(
         engine,
         [
             *f.connected_first_choice("tr_1"),
             *f.connected_after_rollover("tr_2", start=3600),
             *f.escalated("tr_3", answered=True, start=86_400),
-            *sink.events,
+            *f.as_drill(f.returned_to_911("tr_drill", start=3 * 86_400)),
         ],
     )
     return app_over(engine)

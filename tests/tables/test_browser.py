@@ -1,21 +1,17 @@
 """The admin in a real browser: Playwright's Python package driving Debian's Chromium.
 
-`make test` installs Chromium (apt) when /usr/bin/chromium is missing; without it these tests
-fail with a message saying so, never skip. Screenshots go to tmp, or to SCREENSHOTS_DIR when
-it is set (`SCREENSHOTS_DIR=docs/img` refreshes the ones in docs/routing-tables.md).
+The browser and the screenshots folder are tests/browser.py's (fixtures in tests/conftest.py);
+`SCREENSHOTS_DIR=docs/img` refreshes the screenshots in docs/routing-tables.md.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, expect
 
 from gateway.settings import Settings
 from gateway.tables import web
@@ -24,32 +20,9 @@ from routing.counties import CountyLayer
 from routing.engine import Router, Snapshot
 from routing.index import CountyIndex
 from routing.tables import DEFAULT_TABLES_DIR, load_tables
+from tests.browser import served, shoot
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 KEY = "browser-admin-key-0123456789"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium) or "
-            "`apt-get install -y chromium`"
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -69,25 +42,11 @@ def admin_url(
         Snapshot(county_layer, county_index, load_tables(DEFAULT_TABLES_DIR, county_layer))
     )
     web.init_app(app, Settings(admin_api_keys={KEY: "alice"}), router, versions)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/admin/", versions
+        with served(app) as base:
+            yield f"{base}/admin/", versions
     finally:
-        server.shutdown()
         engine.dispose()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def shoot(page: Page, folder: Path, name: str) -> None:
-    page.screenshot(path=str(folder / f"admin-{name}.png"), full_page=True)
 
 
 def test_an_administrator_edits_hours_publishes_rolls_back_and_reads_the_map(
@@ -98,7 +57,7 @@ def test_an_administrator_edits_hours_publishes_rolls_back_and_reads_the_map(
     page = browser.new_page(viewport={"width": 1100, "height": 900})
 
     page.goto(url)
-    shoot(page, shots, "sign-in")
+    shoot(page, shots, "admin-sign-in")
     page.get_by_label("Administrator key").fill(KEY)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("Signed in as alice")).to_be_visible()
@@ -110,7 +69,7 @@ def test_an_administrator_edits_hours_publishes_rolls_back_and_reads_the_map(
     error = page.locator("#hours-error")
     expect(error).to_have_text("'25:00' is not a time of day (00:00 to 24:00)")
     expect(page.get_by_label("Hours")).to_have_attribute("aria-invalid", "true")
-    shoot(page, shots, "inline-error")
+    shoot(page, shots, "admin-inline-error")
 
     page.get_by_label("Hours").fill("mon-fri 08:00-18:00")
     page.get_by_label("Holidays").fill("2026-12-25 Christmas Day: closed")
@@ -120,14 +79,14 @@ def test_an_administrator_edits_hours_publishes_rolls_back_and_reads_the_map(
     page.get_by_role("link", name="Publish", exact=True).click()
     expect(page.get_by_text("center prairie-nation: changed")).to_be_visible()
     page.get_by_label("Why (goes into the audit log)").fill("Open until 18:00; closed at Christmas")
-    shoot(page, shots, "publish")
+    shoot(page, shots, "admin-publish")
     page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Published version")
     second = versions.active_id()
     assert second != first
 
     page.get_by_label("Why roll back").fill("Hours not agreed with the center yet")
-    shoot(page, shots, "history")
+    shoot(page, shots, "admin-history")
     page.get_by_role("button", name=f"Roll back to {first}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Version {first} is active again")
     assert versions.active_id() == first
@@ -136,5 +95,5 @@ def test_an_administrator_edits_hours_publishes_rolls_back_and_reads_the_map(
     wyandotte = page.locator('path.county[data-fips="20209"] title')
     expect(wyandotte).to_have_text("Wyandotte County, KS (20209): Sample KC Kansas Crisis Line")
     assert page.locator("path.county").count() == 220
-    shoot(page, shots, "coverage")
+    shoot(page, shots, "admin-coverage")
     page.close()
