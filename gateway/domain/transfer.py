@@ -13,6 +13,7 @@ the live state's compare-and-set (adapters/live_state.py), and the calls out hap
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -414,6 +415,10 @@ def new_transfer(
     transfer.note(now, "requested", origin=origin)
     transfer.note(now, "routed", center_id=decision.center_id, method=decision.method)
     return transfer
+
+
+# What `new_transfer_id` makes: the only shape a transfer id from outside is accepted in.
+TRANSFER_ID = re.compile(r"^tr_[0-9a-f]{16}$")
 
 
 def new_transfer_id() -> str:
