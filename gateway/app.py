@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis as redis_lib
@@ -23,8 +24,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway.adapters.connections import redis_client
 from gateway.adapters.drills import DrillMarker
 from gateway.adapters.live_state import CodeTries, TransferStore
-from gateway.adapters.queueing import RQSink, event_queue, redis_connection
+from gateway.adapters.queueing import event_queue, redis_connection
 from gateway.adapters.records import RQRecorder, TransferRecorder
+from gateway.adapters.spool import SpoolingSink
 from gateway.adapters.store.privacy import Cipher
 from gateway.adapters.traced import ActivityLog
 from gateway.adapters.twiml import Links
@@ -75,7 +77,8 @@ def create_app(
         router: the routing core; loaded from settings.tables_dir when None.
         twilio_client: the Twilio REST client; built by gateway.telephony when None.
         event_sink: where transfer events go; the RQ queue the outcome-store worker
-            drains (gateway.adapters.queueing.RQSink) when None.
+            drains, through the local spool for what Redis will not take
+            (gateway.adapters.spool.SpoolingSink), when None.
         redis: the live-state Redis; from settings.redis_url when None.
         flow: call-flow settings (gateway number, API keys); settings.flow when None.
         clock: the current time (tests pass the simulator's virtual clock).
@@ -107,7 +110,10 @@ def create_app(
     app.register_blueprint(reports_api.bp)
     app.register_blueprint(reports_page.bp)
     app.register_blueprint(pages.bp)
-    sink = event_sink or RQSink(event_queue(redis_connection(settings)))
+    sink = event_sink
+    if sink is None:
+        sink = SpoolingSink(event_queue(redis_connection(settings)), Path(settings.event_spool_dir))
+        app.extensions["event_spool"] = sink  # replayed on a timer by gateway.serving
     service = TransferService(
         router=router or _router(settings),
         telephony=Telephony(twilio_client or _twilio(settings)),

@@ -9,6 +9,7 @@ import gc
 import os
 from typing import Any
 
+from gateway.adapters.spool import SpoolingSink
 from gateway.checks import refuse_to_start_on_errors
 from gateway.tracing import configure_logging
 
@@ -27,7 +28,8 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Once a worker has loaded the app, keep Python's cyclic GC off what it loaded.
+    """Once a worker has loaded the app: start its event spool's replay, and keep Python's
+    cyclic GC off what it loaded.
 
     The routing tables (county shapes, ZIP and area-code tables) and the app are made once
     per worker and live as long as it does. A full collection walked all of them: about
@@ -35,5 +37,8 @@ def post_worker_init(worker: Any) -> None:
     waited as long. gc.freeze() moves them out of the collector's view (the use Python
     documents it for); what the worker allocates afterwards is still collected.
     """
-    del worker  # gunicorn passes it; nothing here needs it
+    app = getattr(worker, "wsgi", None)
+    spool = getattr(app, "extensions", {}).get("event_spool")
+    if isinstance(spool, SpoolingSink):
+        spool.start_replaying()  # events spooled while Redis was out go on without help
     gc.freeze()

@@ -238,6 +238,9 @@ class Settings:
     # Threads per web process for the REST requests a webhook sends after answering
     # (gateway.web.afterwards); 0 sends them from the worker itself once it has answered.
     after_response_threads: int = 4
+    # Where a web process spools the events Redis would not take (gateway.adapters.spool):
+    # a directory that survives a restart of the process (not a tmpfs), one per host.
+    event_spool_dir: str = "var/event-spool"
     # A gateway for drills and demos: its transfers are marked so reports leave them out.
     drill: bool = False
     flow: FlowConfig = field(default_factory=FlowConfig)
@@ -275,6 +278,7 @@ class Settings:
             analyst_api_keys=tuple(k for k in _text(env, "ANALYST_API_KEYS").split(",") if k),
             transfer_deadline_s=_int(env, "TRANSFER_DEADLINE_S", 90, 30, 600),
             after_response_threads=_int(env, "AFTER_RESPONSE_THREADS", 4, 0, 64),
+            event_spool_dir=_text(env, "EVENT_SPOOL_DIR", "var/event-spool"),
             drill=_flag(env, "GATEWAY_DRILL"),
             flow=FlowConfig.from_env(env),
             admin_api_keys=parse_api_keys(_text(env, "ADMIN_API_KEYS"), "ADMIN_API_KEYS"),

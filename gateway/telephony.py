@@ -235,3 +235,10 @@ class Telephony:
         """The call's status as Twilio has it now ("ringing", "in-progress", "completed"...)."""
         with _translated("leg status"):
             return str(self.client.calls(call_sid).fetch().status)
+
+    def room_open(self, name: str) -> bool:
+        """Whether a conference of this friendly name is open: someone waits in it
+        ("init", before its start) or talks in it ("in-progress")."""
+        with _translated("room status"):
+            rooms = self.client.conferences.list(friendly_name=name, limit=5)
+            return any(room.status in {"init", "in-progress"} for room in rooms)

@@ -43,6 +43,9 @@ class EventKind(StrEnum):
     ESCALATION_FAILED = "escalation_failed"  # every escalation number failed
     CALLER_HUNG_UP = "caller_hung_up"
     ENDED = "ended"
+    # The live state of a transfer was gone while its call went on (Redis restarted empty):
+    # what happened next is not known for certain (step, detail)
+    STATE_LOST = "state_lost"
 
 
 # Values that look like a phone number (E.164, ten digits, or 816-555-0123 written out) or

@@ -13,6 +13,7 @@ the live state's compare-and-set (adapters/live_state.py), and the calls out hap
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -425,6 +426,10 @@ def may_claim(transfer: Transfer, psap_id: str | None) -> bool:
     """Whether a call from `psap_id`'s line (None: a number the tables do not know, which
     must have named the transfer by its secret) may claim `transfer`."""
     return psap_id is None or psap_id == transfer.psap_id
+
+
+# What `new_transfer_id` makes: the only shape a transfer id from outside is accepted in.
+TRANSFER_ID = re.compile(r"^tr_[0-9a-f]{16}$")
 
 
 def new_transfer_id() -> str:

@@ -24,6 +24,7 @@ from gateway.domain.events import EventKind
 from gateway.domain.transfer import (
     GONE,
     NOTICE_HOLDS,
+    OPEN,
     Answer,
     Attempt,
     AttemptStatus,
@@ -159,8 +160,13 @@ class Counselors:
             # Without state the counselor still hears enough to accept.
             log.exception("whisper for %s without state", transfer_id)
             return twiml.whisper(links, transfer_id, index, _generic_whisper(), 0)
+        if transfer is None and not form.get("AnsweredBy", "").startswith(("machine", "fax")):
+            # The state is gone (Redis restarted empty), not merely stale: the caller may
+            # well be waiting in the room, so the counselor hears enough to accept.
+            self.state_lost(transfer_id, index, "whisper")
+            return twiml.whisper(links, transfer_id, index, _generic_whisper(), 0)
         if answer == Answer.STALE or transfer is None:
-            return twiml.goodbye(NO_LONGER_WAITING)
+            return twiml.goodbye(NO_LONGER_WAITING if transfer else "")
         if answer == Answer.MACHINE:
             return twiml.goodbye("")
         return twiml.whisper(links, transfer_id, index, self.whisper_text(transfer), 0)
@@ -190,16 +196,18 @@ class Counselors:
         """The counselor's key: 1 accepts, 2 declines, 3 replays with the summary."""
         digits = form.get("Digits", "")
         if digits == "1":
-            return self._accept(transfer_id, index)
+            return self._accept(transfer_id, index, form.get("CallSid", ""))
         if digits == "2" or (repeat >= 1 and digits != "3"):
             return self._decline(transfer_id, index, "key-2" if digits == "2" else "no-key")
         transfer = self.calls.store.get(transfer_id)
-        if transfer is None or transfer.status != TransferStatus.DIALING:
+        if transfer is None:  # the state is gone: the generic whisper again
+            return twiml.whisper(self.calls.links, transfer_id, index, _generic_whisper(), 1)
+        if transfer.status != TransferStatus.DIALING:
             return twiml.goodbye(NO_LONGER_WAITING)
         text = self.whisper_text(transfer, summary=digits == "3")
         return twiml.whisper(self.calls.links, transfer_id, index, text, repeat + 1)
 
-    def _accept(self, transfer_id: str, index: int) -> VoiceResponse:
+    def _accept(self, transfer_id: str, index: int, sid: str) -> VoiceResponse:
         room = f"transfer-{transfer_id}"
         try:
             done = self.calls.change(transfer_id, lambda t, n: self._accepted(t, n, index))
@@ -207,9 +215,32 @@ class Counselors:
             # A person pressed 1 and the caller is waiting in this room: join them.
             log.exception("accept for %s without state", transfer_id)
             return twiml.counselor_joins(self.calls.links, transfer_id, index, room)
-        if done is None or not done[1]:
+        if done is None:
+            # The state is gone: join the room, then ask Twilio whether the caller is in it.
+            self.state_lost(transfer_id, index, "accept")
+            self.calls.after(partial(self.check_room, transfer_id, room, sid))
+            return twiml.counselor_joins(self.calls.links, transfer_id, index, room)
+        if not done[1]:
             return twiml.goodbye("The caller is no longer waiting. Thank you.")
         return twiml.counselor_joins(self.calls.links, transfer_id, index, room)
+
+    def state_lost(self, transfer_id: str, index: int, step: str) -> None:
+        """Say in the record that this step went on without the transfer's live state."""
+        key = f"{transfer_id}:state-lost:{step}:{index}"
+        self.calls.emit(
+            transfer_id, EventKind.STATE_LOST, key, step=step, detail=f"attempt-{index}"
+        )
+
+    def check_room(self, transfer_id: str, room: str, counselor_sid: str) -> None:
+        """A counselor sent without state into the caller's room: Twilio is the truth of
+        whether the caller is there; if not, the counselor hears that the call ended."""
+        try:
+            caller_there = self.calls.telephony.room_open(room)
+        except TelephonyError:
+            log.warning("could not ask about the room of %s", transfer_id)
+            return  # unknown: leave the counselor where the caller should be
+        if not caller_there and counselor_sid:
+            self.end_leg(transfer_id, counselor_sid)
 
     def _accepted(self, transfer: Transfer, notes: Notes, index: int) -> bool:
         attempt = transfer.attempt(index)
@@ -256,8 +287,15 @@ class Counselors:
         """
         if form.get("CallStatus") in FINAL_CALL_STATUSES:
             return twiml.empty()
-        transfer = self.calls.store.get(transfer_id)
         counselor_sid = form.get("CallSid", "")
+        transfer = self._in_the_room(transfer_id, counselor_sid)
+        if transfer is None:
+            # The state is gone: no menu (nothing to escalate from); back to the caller,
+            # if Twilio says the room is still open.
+            room = f"transfer-{transfer_id}"
+            self.state_lost(transfer_id, index, "menu")
+            self.calls.after(partial(self.check_room, transfer_id, room, counselor_sid))
+            return twiml.counselor_joins(self.calls.links, transfer_id, index, room)
         accepted = transfer.accepted() if transfer is not None else None
         if (
             transfer is not None
@@ -268,6 +306,12 @@ class Counselors:
             self.calls.after(partial(self._stepped_out, transfer, counselor_sid))
             return twiml.counselor_menu(self.calls.links, transfer_id, index)
         return twiml.goodbye(twiml.CALL_ENDED)
+
+    def _in_the_room(self, transfer_id: str, counselor_sid: str) -> Transfer | None:
+        """The transfer as a counselor's `<Dial>` in its room ended: their accept and the
+        hand-off are recorded now if the state missed them (`accept_unrecorded`)."""
+        done = self.calls.change(transfer_id, lambda t, n: _handed_off_late(t, n, counselor_sid))
+        return None if done is None else done[0]
 
     def _stepped_out(self, transfer: Transfer, counselor_sid: str) -> None:
         try:
@@ -287,6 +331,12 @@ class Counselors:
         done = self.calls.change(transfer_id, lambda t, n: _joined(t, n, sid, form))
         if done is not None:
             self._after_join(done[0], sid, done[1])
+
+    def left(self, transfer_id: str, sid: str) -> None:
+        """A leg left a room of the transfer: a counselor whose accept and join the state
+        missed is recorded as handed off (`accept_unrecorded`) before their leg's end is
+        taken for a whisper left unanswered."""
+        self.calls.change(transfer_id, lambda t, n: _handed_off_late(t, n, sid))
 
     def _after_join(self, transfer: Transfer, sid: str, join: Join) -> None:
         if join.kind == JoinKind.HANDED_OFF:
@@ -376,6 +426,7 @@ def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str])
         return Join()
     if _outside_the_room(transfer, sid, room):
         return Join(JoinKind.ALONE)
+    accept_unrecorded(transfer, notes, sid)
     accepted = transfer.accepted()
     if accepted is None or accepted.call_sid != sid:
         return Join()
@@ -391,6 +442,45 @@ def _joined(transfer: Transfer, notes: Notes, sid: str, form: Mapping[str, str])
         return Join()
     handed_off = transfer.conference_sid and transfer.caller_sid
     return Join(JoinKind.HANDED_OFF) if handed_off else Join()
+
+
+def _handed_off_late(transfer: Transfer, notes: Notes, sid: str) -> None:
+    """A counselor back from the caller's room whose accept and join were never recorded."""
+    if accept_unrecorded(transfer, notes, sid):
+        accepted = transfer.accepted()
+        transfer.outcome = "handed-off"
+        notes.add(EventKind.HANDOFF, "handoff", center_id=accepted.center_id if accepted else "")
+
+
+def accept_unrecorded(transfer: Transfer, notes: Notes, sid: str) -> bool:
+    """Record the accept of a counselor whose 1 the live state never learned.
+
+    When Redis was out of reach as they pressed it (or answered), `_accept` still put them
+    in the caller's room, and nothing else does: a leg of the current center in the room,
+    or back from it (their `<Dial>` ended), is the proof of their 1. Without this, their
+    hanging up would be taken for a whisper left unanswered: a false "no-key", and a second
+    center rung after a caller who has just talked to a counselor (issue 11). The events
+    carry the keys the usual path gives them, so one already written is not written twice.
+    """
+    attempt = transfer.attempt(transfer.current)
+    if (
+        transfer.status != TransferStatus.DIALING
+        or attempt is None
+        or not sid
+        or attempt.call_sid != sid
+        or attempt.status not in OPEN
+    ):
+        return False
+    if attempt.status == AttemptStatus.DIALING:
+        move(attempt, AttemptStatus.ANSWERED)
+        _dial_result(notes, f"answered:{transfer.current}", attempt, "answered")
+    move(attempt, AttemptStatus.ACCEPTED)
+    move(transfer, TransferStatus.CONNECTED)
+    transfer.outcome = "accepted"
+    notes.add(
+        EventKind.WHISPER_ACCEPTED, f"accepted:{transfer.current}", center_id=attempt.center_id
+    )
+    return True
 
 
 def _back_from_the_menu(transfer: Transfer) -> Join:

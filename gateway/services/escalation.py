@@ -93,6 +93,7 @@ STILL_CALLING = (
     "another way, and stay with the caller."
 )
 NO_LONGER_WAITING = "This 9 8 8 escalation is no longer waiting. Thank you."
+GENERIC_WHISPER = "Escalation from 9 8 8. Details are unavailable. Press 1 to join."
 
 
 class PsapLine:
@@ -255,7 +256,18 @@ class Escalations:
 
     def whisper(self, transfer_id: str, index: int, form: Mapping[str, str]) -> VoiceResponse:
         """A PSAP line answered: a machine is hung up on, a person hears the whisper."""
-        answer, transfer = self.dialer.answer(transfer_id, index, form)
+        links = self.service.links
+        machine = form.get("AnsweredBy", "").startswith(("machine", "fax"))
+        try:
+            answer, transfer = self.dialer.answer(transfer_id, index, form)
+        except StateUnavailable:
+            # 911 is calling back for a caller with a counselor: never turned away for
+            # want of Redis; the whisper says less.
+            log.exception("escalation whisper for %s without state", transfer_id)
+            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 0)
+        if transfer is None and not machine:  # the state is gone (Redis restarted empty)
+            self.service.counselors.state_lost(transfer_id, index, "escalation-whisper")
+            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 0)
         if answer == Answer.STALE or transfer is None:
             return twiml.goodbye(NO_LONGER_WAITING)
         if answer == Answer.MACHINE:
@@ -291,14 +303,23 @@ class Escalations:
                 # A 911 call-taker pressed 1 for a caller in this room: let them in.
                 log.exception("escalation join for %s without state", transfer_id)
                 return twiml.psap_joins(links, transfer_id, index, room)
-            if done is None or not done[1]:
+            if done is None:
+                # The state is gone: join, then ask Twilio whether the caller is there.
+                sid = form.get("CallSid", "")
+                self.service.after(
+                    partial(self.service.counselors.check_room, transfer_id, room, sid)
+                )
+                return twiml.psap_joins(links, transfer_id, index, room)
+            if not done[1]:
                 return twiml.goodbye(NO_LONGER_WAITING)
             return twiml.psap_joins(links, transfer_id, index, room)
         if repeat >= 1:
             self.dialer.end(transfer_id, index, form.get("CallSid", ""), "no-key")
             return twiml.goodbye("No key was pressed. Another line will be called.")
         transfer = self.service.store.get(transfer_id)
-        if transfer is None or self.dialer.open_attempt(transfer, index, "") is None:
+        if transfer is None:  # the state is gone: the generic whisper again
+            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 1)
+        if self.dialer.open_attempt(transfer, index, "") is None:
             return twiml.goodbye(NO_LONGER_WAITING)
         text = self.whisper_text(transfer)
         return twiml.escalation_whisper(links, transfer_id, index, text, repeat + 1)

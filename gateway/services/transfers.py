@@ -32,6 +32,7 @@ from gateway.domain.events import EventKind
 from gateway.domain.transfer import (
     ACTIVE,
     GONE,
+    TRANSFER_ID,
     Check,
     Claim,
     EscalationStatus,
@@ -221,8 +222,13 @@ class TransferService(Calls):
 
     def inbound(self, form: Mapping[str, str]) -> VoiceResponse:
         """A call reaches the gateway's number: find its transfer, or ask for a code."""
-        transfer_id = self.claims.find(form)
+        try:
+            transfer_id = self.claims.find(form)
+        except StateUnavailable:
+            _unavailable_at_arrival(self, form)
+            raise
         if transfer_id is None:
+            _lost_before_arrival(self, form)
             self.keyed.remember_callback(form)
             return twiml.menu(self.links, 0)
         return self.connect(transfer_id, form["CallSid"]) or twiml.menu(self.links, 0)
@@ -366,10 +372,39 @@ class TransferService(Calls):
         event, sid = form.get("StatusCallbackEvent", ""), form.get("CallSid", "")
         if event == "participant-join":
             self.counselors.joined(transfer_id, sid, form)
-        elif event == "participant-leave" and (
-            form.get("ReasonParticipantLeft") == "participant_hung_up"
-        ):
-            self.caller_gone(transfer_id, sid)
+        elif event == "participant-leave":
+            # A counselor leaving the room was in it: their accept is recorded now if the
+            # state missed it (Redis out of reach as they pressed 1 and joined).
+            self.counselors.left(transfer_id, sid)
+            if form.get("ReasonParticipantLeft") == "participant_hung_up":
+                self.caller_gone(transfer_id, sid)
+
+
+# -- the live state failing as the caller arrives (issue 11) ------------------------------
+
+
+def _named(form: Mapping[str, str]) -> str:
+    """The transfer id the PSAP's equipment sent (SIP header X-Transfer-Id), if well formed."""
+    named = form.get("SipHeader_X-Transfer-Id", "").strip()
+    return named if TRANSFER_ID.match(named) else ""
+
+
+def _unavailable_at_arrival(calls: Calls, form: Mapping[str, str]) -> None:
+    """Redis did not answer as the caller arrived: the view's fallback keeps the caller with
+    911 and says so; the record of the transfer they named says it too."""
+    named = _named(form)
+    if named:
+        key = f"{named}:returned"
+        calls.emit(named, EventKind.RETURNED_TO_911, key, reason="state-unavailable")
+
+
+def _lost_before_arrival(calls: Calls, form: Mapping[str, str]) -> None:
+    """A transfer named by the PSAP's equipment but gone from the live state (Redis restarted
+    empty): the record cannot say what happens next, and says that."""
+    named = _named(form)
+    if named and calls.store.get(named) is None:
+        key = f"{named}:state-lost:arrival:0"
+        calls.emit(named, EventKind.STATE_LOST, key, step="arrival", detail="")
 
 
 # -- pure changes to a transfer (run inside TransferStore.update) -------------------------

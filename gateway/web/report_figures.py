@@ -28,6 +28,7 @@ OUTCOME_WORDS = {
     "returned_to_911": "Returned to 911",
     "caller_disconnected": "Caller hung up",
     "ended_unconnected": "Ended unconnected",
+    "unknown": "Unknown (live state lost)",
 }
 
 

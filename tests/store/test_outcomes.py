@@ -154,7 +154,7 @@ def transfers(draw: st.DrawFn) -> list[Event]:
         if attempt < len(centers):
             nxt = centers[attempt]
             events.append(ev(EventKind.ROLLOVER, later(), from_center_id=center, to_center_id=nxt))
-    ending = draw(st.sampled_from(["accepted", "returned", "hung_up", "none"]))
+    ending = draw(st.sampled_from(["accepted", "returned", "hung_up", "state_lost", "none"]))
     if ending == "accepted":
         events.append(ev(EventKind.WHISPER_ACCEPTED, later()))
         events.append(ev(EventKind.HANDOFF, later()))
@@ -165,6 +165,8 @@ def transfers(draw: st.DrawFn) -> list[Event]:
         events.append(ev(EventKind.RETURNED_TO_911, later(), reason="no_answer"))
     elif ending == "hung_up":
         events.append(ev(EventKind.CALLER_HUNG_UP, later()))
+    elif ending == "state_lost":
+        events.append(ev(EventKind.STATE_LOST, later(), step="whisper", detail="attempt-0"))
     if draw(st.booleans()):
         events.append(ev(EventKind.ENDED, later()))
     return events
@@ -192,6 +194,15 @@ def test_the_generated_transfers_reach_every_kind_of_ending(result: Result) -> N
     # Guards the property tests above against a strategy that only builds some shapes.
     found = find(transfers(), lambda events: derive_outcome(events).result == result)
     assert derive_outcome(found).result == result
+
+
+def test_a_transfer_whose_live_state_was_lost_is_unknown_with_where_until_it_ends() -> None:
+    start = [f.requested("tr_lost"), f.routed("tr_lost", center="a")]
+    lost = f.event("tr_lost", EventKind.STATE_LOST, 9, step="accept", detail="attempt-0")
+    assert derive_outcome([*start, lost]).result == Result.UNKNOWN
+    assert derive_outcome([*start, lost]).reason == "live-state-lost:accept:attempt-0"
+    hung_up = f.event("tr_lost", EventKind.CALLER_HUNG_UP, 30)
+    assert derive_outcome([*start, lost, hung_up]).result == Result.CALLER_DISCONNECTED
 
 
 def test_a_rollover_delivered_last_still_lands_in_its_place() -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gateway.adapters.store.models import Transfer
+from gateway.adapters.store.outcomes import Result
 from gateway.adapters.store.reports import (
     ANSWER_EDGES,
     ChainRow,
@@ -117,7 +118,7 @@ def test_a_period_is_read_in_its_time_zone(engine: Engine) -> None:
 def test_every_outcome_is_listed_even_with_no_transfers(engine: Engine) -> None:
     with Session(engine) as session:
         counts = outcomes(session, Period())
-    assert [c.count for c in counts] == [0] * 7
+    assert [c.count for c in counts] == [0] * len(Result)
     assert counts[0].label == "in_progress"
 
 

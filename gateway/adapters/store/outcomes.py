@@ -28,6 +28,7 @@ class Result(StrEnum):
     RETURNED_TO_911 = "returned_to_911"  # nobody could take the caller
     CALLER_DISCONNECTED = "caller_disconnected"  # hung up before a counselor accepted
     ENDED_UNCONNECTED = "ended_unconnected"  # ended without any of the above (e.g. cancelled)
+    UNKNOWN = "unknown"  # the live state was lost mid-call: not known (reason says where)
 
 
 CONNECTED = frozenset({Result.CONNECTED_FIRST_CHOICE, Result.CONNECTED_AFTER_ROLLOVER})
@@ -51,6 +52,7 @@ _STEP = {
     EventKind.ESCALATION_FAILED: 11,
     EventKind.CALLER_HUNG_UP: 12,
     EventKind.ENDED: 13,
+    EventKind.STATE_LOST: 14,
 }
 
 ANSWERED = "answered"  # DIAL_RESULT status when a counselor's line picked up
@@ -239,6 +241,11 @@ def _result(steps: _Steps) -> tuple[Result, str | None, str | None]:
             return Result.CALLER_DISCONNECTED, None, None
     if steps.first(EventKind.ENDED):
         return Result.ENDED_UNCONNECTED, None, None
+    lost = steps.first(EventKind.STATE_LOST)
+    if lost:
+        # Rather no result than a false one: the call went on without its live state.
+        step, detail = _text(lost.data.get("step")), _text(lost.data.get("detail"))
+        return Result.UNKNOWN, f"live-state-lost:{step}:{detail}", None
     return Result.IN_PROGRESS, None, None
 
 
