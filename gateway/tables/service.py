@@ -189,8 +189,12 @@ class TableVersions:
         attempt = 0
         while True:
             active = self.active_id()
-            if active is not None or self.listed():
+            if active is not None:
                 return active
+            if self.listed():
+                # Versions exist: another process may have imported the first between the
+                # two reads, so ask again (None then means only scheduled versions exist).
+                return self.active_id()
             try:
                 self._import(tables_dir)
             except (IntegrityError, OperationalError):
