@@ -95,13 +95,12 @@ pass (`ASSERTED` in `tests/faults/test_fault_matrix.py`), and is updated with th
 See docs/deployment.md ("When a part fails") for what the gateway does when the live state
 fails.
 
-- **Escalation** (all three faults): 911's line answers and joins the caller while Redis
-  does not answer (or after it lost the state); the caller, the counselor and 911 are
-  together, but the record says 911 never answered (`escalation_answered` false). The join
-  event that would prove it arrives during the fault and is lost; nothing later from that
-  leg reaches the gateway before the caller's leaving cancels the escalation. Next step:
-  the escalation watchdog job (25 s after the request) asking Twilio for the room's
-  participants, and recording the join when the 911 leg is among them.
+- **Escalation, restart**: 911's line answers after Redis restarted empty; it hears the
+  short whisper and joins the caller and the counselor, but the record says 911 never
+  answered (`escalation_answered` false): without the state, the gateway does not know which
+  escalation (its number in the event keys) that leg belonged to. With kill and freeze the
+  same join is recorded late, when 911's `<Dial>` into the room ends (only its 1 puts it
+  there). Next step: carry the escalation's number in the 911 leg's URLs.
 - **Not in the matrix yet**, known from reading the code:
   - after a restart empty, a counselor who declines (or a line that does not answer) is not
     followed by the next center (the dial plan was in the lost state); the caller hears

@@ -55,7 +55,7 @@ from gateway.domain.transfer import (
     move,
 )
 from gateway.services.centers import notice_endpoint
-from gateway.services.dialing import Calls, Dial, Dialer
+from gateway.services.dialing import FINAL_CALL_STATUSES, Calls, Dial, Dialer
 from gateway.telephony import TelephonyError
 
 if TYPE_CHECKING:
@@ -324,6 +324,19 @@ class Escalations:
         text = self.whisper_text(transfer)
         return twiml.escalation_whisper(links, transfer_id, index, text, repeat + 1)
 
+    def psap_done(self, transfer_id: str, index: int, form: Mapping[str, str]) -> VoiceResponse:
+        """The 911 call-taker's `<Dial>` into the room ended. Only their 1 put them there, so
+        a join the state missed (Redis out of reach as they pressed it and joined) is
+        recorded now: the record must not say 911 never answered."""
+        sid = form.get("CallSid", "")
+        try:
+            self.service.change(transfer_id, lambda t, n: _joined_late(t, n, index, sid))
+        except StateUnavailable:
+            log.warning("could not check the escalation join of %s", transfer_id)
+        if form.get("CallStatus") in FINAL_CALL_STATUSES:
+            return twiml.empty()
+        return twiml.goodbye("The 9 8 8 call has ended. Thank you.")
+
     def _joined(self, transfer: Transfer, notes: Notes, index: int) -> bool:
         attempt = self.dialer.open_attempt(transfer, index, "")
         escalation = transfer.escalation
@@ -376,6 +389,27 @@ class Escalations:
 
 
 # -- pure changes to a transfer (run inside TransferStore.update) -------------------------
+
+
+def _joined_late(transfer: Transfer, notes: Notes, index: int, sid: str) -> None:
+    """Record 911's answer from a leg that was in the room, if nothing recorded it."""
+    escalation = transfer.escalation
+    if escalation is None or escalation.status == EscalationStatus.JOINED or not sid:
+        return
+    attempts = escalation.attempts
+    if not 0 <= index < len(attempts) or attempts[index].call_sid != sid:
+        return
+    answered = _key(escalation, "answered")
+    if any(step.get("kind") == EventKind.ESCALATION_ANSWERED.value for step in transfer.history):
+        return
+    notes.add(
+        EventKind.ESCALATION_ANSWERED,
+        answered,
+        psap_id=transfer.psap_id,
+        number_index=attempts[index].number_index,
+        attempt=index,
+        status="joined",
+    )
 
 
 def _key(escalation: Escalation, step: str) -> str:

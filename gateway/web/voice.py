@@ -22,7 +22,6 @@ from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.adapters import twiml
-from gateway.services.dialing import FINAL_CALL_STATUSES
 from gateway.services.escalation import STILL_CALLING, UNREACHED
 from gateway.web.context import gateway
 from gateway.web.security import twilio_signed
@@ -321,9 +320,7 @@ def escalation_answer() -> VoiceResponse:
 @center_leg
 def escalation_done() -> VoiceResponse:
     """The 911 call-taker's <Dial><Conference> ended (action URL)."""
-    if _form().get("CallStatus") in FINAL_CALL_STATUSES:
-        return twiml.empty()
-    return twiml.goodbye("The 9 8 8 call has ended. Thank you.")
+    return gateway().escalations.psap_done(_transfer_id(), _index("e"), _form())
 
 
 @bp.post("/escalation/status")
