@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, TextIO
 from urllib.parse import urlsplit
 
+from gateway.redis_url import is_sentinel_url, parse_sentinel_url
 from gateway.settings import Settings, read_noting_problems
 from routing.counties import load_layer
 from routing.errors import RoutingError, TablesInvalid
@@ -143,6 +144,8 @@ def _keys_without_owner(
 
 def _where(url: str) -> str:
     """A URL's scheme, host, port and path: never its user or password."""
+    if is_sentinel_url(url):
+        return parse_sentinel_url(url).display()
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from gateway.redis_url import SCHEME as SENTINEL_SCHEME
+from gateway.redis_url import is_sentinel_url, parse_sentinel_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TABLES_DIR = PROJECT_ROOT / "config" / "tables"
 
@@ -108,6 +111,18 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
         return _fail(f"{name}={value!r}: must start with {' or '.join(schemes)}://", default)
     return value.rstrip("/") if name.endswith("BASE_URL") else value
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    """REDIS_URL: one server (redis, rediss, unix) or a primary found by Sentinel."""
+    default = "redis://127.0.0.1:6379/0"
+    value = _url(env, "REDIS_URL", default, ("redis", "rediss", "unix", SENTINEL_SCHEME))
+    if is_sentinel_url(value):
+        try:
+            parse_sentinel_url(value)
+        except ValueError as exc:  # its message never repeats the password
+            return _fail(f"REDIS_URL: {exc}", default)
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -261,9 +276,7 @@ class Settings:
             public_base_url=_url(
                 env, "PUBLIC_BASE_URL", "http://127.0.0.1:8000", ("http", "https")
             ),
-            redis_url=_url(
-                env, "REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix")
-            ),
+            redis_url=_redis_url(env),
             database_url=_url(
                 env,
                 "DATABASE_URL",

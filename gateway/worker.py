@@ -4,6 +4,11 @@
 JSON line per job, with the id of the web request that enqueued it (job.meta, see
 gateway.adapters.traced), and holds that id while the job runs, so the job's own log lines
 carry it too.
+
+rq's CLI builds its Redis connection as `<--connection-class>.from_url(--url)`, and
+redis-py's own `from_url` does not read a `redis+sentinel://` URL: the Procfile passes
+`--connection-class gateway.worker.GatewayRedis`, which builds it with the gateway's one
+client factory, so the worker (and its scheduler) follow a Sentinel failover too.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker
 
-from gateway.adapters.connections import redis_client
+from gateway.adapters.connections import QUEUE, redis_client
 from gateway.adapters.traced import META_REQUEST_ID
 from gateway.checks import refuse_to_start_on_errors
 from gateway.settings import Settings
@@ -46,6 +51,15 @@ class TracedWorker(SimpleWorker):
             }
             log.info("job", extra={"fields": fields})
             REQUEST_ID.reset(token)
+
+
+class GatewayRedis:
+    """What rq's CLI builds its connection with (`--connection-class`): see the module."""
+
+    @staticmethod
+    def from_url(url: str) -> redis.Redis:
+        # rq raises the socket timeout itself above its blocking dequeue's.
+        return redis_client(url, QUEUE)
 
 
 def wait_for_redis(url: str, most_s: float = 10.0) -> None:

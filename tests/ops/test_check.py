@@ -25,7 +25,7 @@ BAD = {
     "PSAP_API_KEYS": "wyandotte-911:short",
 }
 BAD_LINES = [
-    "error: settings: REDIS_URL='localhost:6379': must start with redis or rediss or unix://",
+    "error: settings: REDIS_URL='localhost:6379': must start with redis or rediss or unix or redis+sentinel://",
     "error: settings: RETENTION_DAYS='soon': not a whole number",
     "error: settings: PENDING_WINDOW_S='5': seconds from 30 to 3600",
     "error: settings: PSAP_API_KEYS: wyandotte-911: the key is shorter than 16 characters",
