@@ -140,7 +140,7 @@ def _read_geojson(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_shapefile(path: Path) -> dict[str, Any]:
+def read_shapefile(path: Path) -> dict[str, Any]:
     """A shapefile's counties as a GeoJSON FeatureCollection (pyshp reads it, pure Python).
 
     Census and most state NG911 exports name the county GEOID (or STATEFP + COUNTYFP) and
@@ -188,7 +188,7 @@ def _shapefile_properties(record: dict[str, Any]) -> dict[str, str]:
 
 def _read_layer(path: Path) -> dict[str, Any]:
     if path.suffix.lower() == ".shp":
-        return _read_shapefile(path)
+        return read_shapefile(path)
     return _read_geojson(path)
 
 

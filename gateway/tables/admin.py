@@ -34,13 +34,14 @@ from gateway.tables.api import tables_context
 from gateway.tables.coverage_svg import coverage_svg
 from gateway.tables.diff import diff
 from gateway.tables.service import VersionError
+from gateway.tables.uploads import overlay_geojson
 from gateway.web.security import key_owner
 from routing.engine import Router, Snapshot
-from routing.errors import RoutingError, TablesInvalid
+from routing.errors import RoutingError, TableError, TablesInvalid
 from routing.location import Civic, LocationQuery, Point, Shape
 from routing.model import RoutingTables
 from routing.table_warnings import table_warnings
-from routing.tables import load_table_files
+from routing.tables import OVERLAY_DIR, load_table_files
 
 bp = Blueprint(
     "admin",
@@ -152,36 +153,172 @@ def sign_out() -> ResponseReturnValue:
 
 @bp.get("/centers")
 def centers() -> ResponseReturnValue:
-    draft = _draft()
-    return render_template("admin/centers.html", centers=drafts.centers_of(draft.files))
+    rows = drafts.entries_of(_draft().files, drafts.CENTER)
+    return render_template("admin/centers.html", centers=rows)
 
 
 @bp.route("/centers/<center_id>", methods=["GET", "POST"])
 def center(center_id: str) -> ResponseReturnValue:
+    return _entry_page(drafts.CENTER, center_id, "admin/center.html")
+
+
+@bp.get("/psaps")
+def psaps() -> ResponseReturnValue:
+    return render_template("admin/psaps.html", psaps=drafts.entries_of(_draft().files, drafts.PSAP))
+
+
+@bp.route("/psaps/<psap_id>", methods=["GET", "POST"])
+def psap(psap_id: str) -> ResponseReturnValue:
+    return _entry_page(drafts.PSAP, psap_id, "admin/psap.html")
+
+
+@bp.route("/specialty", methods=["GET", "POST"])
+def specialty() -> ResponseReturnValue:
+    return _entry_page(drafts.SPECIALTY, "", "admin/specialty.html")
+
+
+@bp.get("/catchments")
+def catchments() -> ResponseReturnValue:
+    files = _draft().files
+    try:
+        tables, active = _tables_for_test("draft"), False
+    except TablesInvalid:  # the counties are then shown as the active version has them
+        tables, active = tables_context().router.tables, True
+    return render_template(
+        "admin/catchments.html",
+        catchments=drafts.entries_of(files, drafts.CATCHMENT),
+        overlays=drafts.entries_of(files, drafts.OVERLAY),
+        states=_counties_by_state(tables),
+        centers=tables.centers,
+        active=active,
+    )
+
+
+def _counties_by_state(tables: RoutingTables) -> dict[str, list[tuple[str, str, str | None]]]:
+    """(FIPS, county, serving center id) of every county of each configured state."""
+    layer = tables_context().router.snapshot.layer
+    return {
+        state: [(c.fips, c.label, tables.county_centers.get(c.fips)) for c in layer.in_state(state)]
+        for state in sorted(tables.configured_states)
+    }
+
+
+@bp.route("/catchments/<int:position>", methods=["GET", "POST"])
+def catchment(position: int) -> ResponseReturnValue:
+    return _entry_page(drafts.CATCHMENT, str(position), "admin/catchment.html")
+
+
+@bp.route("/overlays/<overlay_id>", methods=["GET", "POST"])
+def overlay(overlay_id: str) -> ResponseReturnValue:
+    return _entry_page(drafts.OVERLAY, overlay_id, "admin/overlay.html")
+
+
+@bp.get("/overlays/<overlay_id>/preview.svg")
+def overlay_preview(overlay_id: str) -> ResponseReturnValue:
+    """The draft's coverage map, with this overlay drawn over the counties it takes."""
+    try:
+        tables = _tables_for_test("draft")
+    except TablesInvalid:
+        abort(409, "the draft has problems: publish shows them")
+    if overlay_id not in {o.id for o in tables.overlays}:
+        abort(404)
+    svg = coverage_svg(tables, tables_context().router.snapshot.layer, datetime.now(UTC))
+    return Response(svg, mimetype="image/svg+xml")
+
+
+KINDS = {
+    "centers": (drafts.CENTER, "admin/center.html"),
+    "psaps": (drafts.PSAP, "admin/psap.html"),
+    "catchments": (drafts.CATCHMENT, "admin/catchment.html"),
+    "overlays": (drafts.OVERLAY, "admin/overlay.html"),
+}
+
+
+# Each its own rule: "/centers/<center_id>" would otherwise take "/centers/new".
+@bp.route("/centers/new", defaults={"section": "centers"}, methods=["GET", "POST"])
+@bp.route("/psaps/new", defaults={"section": "psaps"}, methods=["GET", "POST"])
+@bp.route("/catchments/new", defaults={"section": "catchments"}, methods=["GET", "POST"])
+@bp.route("/overlays/new", defaults={"section": "overlays"}, methods=["GET", "POST"])
+def add(section: str) -> ResponseReturnValue:
+    kind, template = KINDS[section]
+    return _entry_page(kind, None, template)
+
+
+@bp.post("/<any(centers, psaps, catchments, overlays):section>/<entry_id>/remove")
+def remove(section: str, entry_id: str) -> ResponseReturnValue:
+    """Remove an entry from the draft, unless that leaves other entries with new problems
+    (a backup, catchment or partnership naming a removed center, say)."""
+    kind, template = KINDS[section]
     draft = _draft()
-    form = drafts.center_form(draft.files, center_id)
+    form = drafts.entry_form(draft.files, kind, entry_id)
+    files = drafts.remove_entry(draft.files, kind, entry_id)
+    if form is None or files is None:
+        abort(404)
+    added = _new_problems(draft.files, files)
+    if added:
+        form.errors[""] = [f"Not removed: the draft would have {len(added)} new problem(s)"]
+        form.elsewhere = added
+        return render_template(template, form=form), 422
+    drafts.save_draft(tables_context().versions, draft, files, g.admin)
+    flash(f"Removed {form.label} from the draft. Publish it when the draft is ready.")
+    return redirect(url_for(f"admin.{'catchments' if section == 'overlays' else section}"))
+
+
+def _entry_page(kind: drafts.Kind, entry_id: str | None, template: str) -> ResponseReturnValue:
+    """View an entry of the draft (or a new one, for `entry_id` None), or save the posted
+    form into the draft when the whole set has no problem with this entry; its problems are
+    shown on their fields."""
+    draft = _draft()
+    if entry_id is None:
+        form: drafts.EntryForm | None = drafts.new_form(kind)
+    else:
+        form = drafts.entry_form(draft.files, kind, entry_id)
     if form is None:
         abort(404)
     if request.method == "GET":
-        return render_template("admin/center.html", form=form)
-    form.values = {name: request.form.get(name, "") for name in drafts.CENTER_FIELDS}
-    files = drafts.edit_center(draft.files, form)
-    if files is not None:
-        try:
-            load_table_files(files, tables_context().router.snapshot.layer, "draft")
-        except TablesInvalid as exc:
-            drafts.place_problems(form, exc)
+        return render_template(template, form=form)
+    form.values = {name: request.form.get(name, "") for name in form.values}
+    if form.new and "id" in form.values:
+        form.id = form.values["id"].strip()
+    files = drafts.edit_entry(_with_upload(draft.files, form), form)
+    for problem in _problems(files) if files is not None else []:
+        drafts.place_problem(form, problem)
     if files is None or form.errors:
-        return render_template("admin/center.html", form=form), 422
+        return render_template(template, form=form), 422
     drafts.save_draft(tables_context().versions, draft, files, g.admin)
-    flash(f"Saved {form.values['name']} in the draft. Publish it when the draft is ready.")
+    what = form.values.get("name") or f"the {form.label}"
+    flash(f"Saved {what} in the draft. Publish it when the draft is ready.")
     return redirect(url_for("admin.index"))
+
+
+def _with_upload(files: Mapping[str, bytes], form: drafts.EntryForm) -> Mapping[str, bytes]:
+    """The files with an uploaded overlay (GeoJSON, or a zipped shapefile) as the form's
+    overlay file; a file that cannot be read is an error on the upload field."""
+    upload = request.files.get("upload")
+    if upload is None or not upload.filename:
+        return files
+    if not drafts.ID.fullmatch(form.id):  # it names the file
+        form.errors.setdefault("id", []).append("lowercase letters, digits and dashes")
+        return files
+    try:
+        geojson = overlay_geojson(upload.filename, upload.read())
+    except RoutingError as exc:
+        form.errors.setdefault("upload", []).append(str(exc))
+        return files
+    kept = {name: content for name, content in files.items() if name != form.values["file"]}
+    form.values["file"] = f"{OVERLAY_DIR}/{form.id}.geojson"
+    return {**kept, form.values["file"]: geojson}
 
 
 @bp.get("/partnerships")
 def partnerships() -> ResponseReturnValue:
-    rows = drafts.partnerships_of(_draft().files)
-    return render_template("admin/partnerships.html", partnerships=rows)
+    files = _draft().files
+    return render_template(
+        "admin/partnerships.html",
+        partnerships=drafts.partnerships_of(files),
+        psaps=drafts.entries_of(files, drafts.PSAP),
+        centers=drafts.entries_of(files, drafts.CENTER),
+    )
 
 
 @bp.route("/partnerships/<psap>/<center>", methods=["GET", "POST"])
@@ -202,16 +339,36 @@ def partnership(psap: str, center: str) -> ResponseReturnValue:
         form.call_types = sorted({*form.call_types, added})
     form.allowed = {k: v for k, v in ticked.items() if v}
     files = drafts.edit_matrix(draft.files, form)
-    if files is not None:
-        try:
-            load_table_files(files, tables_context().router.snapshot.layer, "draft")
-        except TablesInvalid as exc:
-            form.errors.extend(str(p) for p in exc.problems)
+    form.errors.extend(str(p) for p in (_problems(files) if files is not None else []))
     if files is None or form.errors:
         return render_template("admin/partnership.html", form=form, risks=drafts.GRID_RISKS), 422
     drafts.save_draft(tables_context().versions, draft, files, g.admin)
     flash(f"Saved the decision matrix of {psap} and {center} in the draft.")
     return redirect(url_for("admin.index"))
+
+
+@bp.get("/partnerships/new")
+def add_partnership() -> ResponseReturnValue:
+    """Open the empty grid of a new PSAP and center pair; saving it adds the partnership."""
+    psap, center = request.args.get("psap", ""), request.args.get("center", "")
+    if drafts.matrix_form(_draft().files, psap, center) is None:
+        abort(404, "choose a PSAP and a center of the draft")
+    return redirect(url_for("admin.partnership", psap=psap, center=center))
+
+
+@bp.post("/partnerships/<psap>/<center>/remove")
+def remove_partnership(psap: str, center: str) -> ResponseReturnValue:
+    draft = _draft()
+    form = drafts.matrix_form(draft.files, psap, center)
+    if form is None or form.new:
+        abort(404)
+    files = drafts.remove_partnership(draft.files, psap, center)
+    form.errors = _new_problems(draft.files, files)
+    if form.errors:
+        return render_template("admin/partnership.html", form=form, risks=drafts.GRID_RISKS), 422
+    drafts.save_draft(tables_context().versions, draft, files, g.admin)
+    flash(f"Removed the partnership of {psap} and {center} from the draft.")
+    return redirect(url_for("admin.partnerships"))
 
 
 # -- publishing and history -------------------------------------------------------------------
@@ -380,6 +537,21 @@ def _draft_or_none() -> drafts.Draft | None:
         return drafts.load_draft(tables_context().versions, g.admin)
     except VersionError:
         return None
+
+
+def _new_problems(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> list[str]:
+    """The problems `after` has that `before` had not (a removal must not add any)."""
+    known = {str(p) for p in _problems(before)}
+    return [str(p) for p in _problems(after) if str(p) not in known]
+
+
+def _problems(files: Mapping[str, bytes]) -> list[TableError]:
+    """What stops the set from being published (nothing when it is valid)."""
+    try:
+        load_table_files(files, tables_context().router.snapshot.layer, "draft")
+    except TablesInvalid as exc:
+        return list(exc.problems)
+    return []
 
 
 def _check(files: Mapping[str, bytes]) -> tuple[list[str], list[str]]:

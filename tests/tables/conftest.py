@@ -14,6 +14,7 @@ from routing.counties import CountyLayer
 from tests.routing.test_tables import tables  # noqa: F401  (a private copy of the sample)
 from tests.store.conftest import engine, postgres_store_url  # noqa: F401  (on store_url below)
 from tests.store.databases import sqlite_url
+from tests.tables.admin_client import client  # noqa: F401  (the /admin pages' tests)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,52 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.settings import Settings
-from gateway.tables import web
 from gateway.tables.service import TableVersions
-from routing.counties import CountyLayer
-from routing.engine import Router, Snapshot
-from routing.index import CountyIndex
-from routing.tables import DEFAULT_TABLES_DIR, load_tables
-
-KEY = "admin-key-of-alice-0123456789"
-
-
-@pytest.fixture
-def client(
-    versions: TableVersions, county_layer: CountyLayer, county_index: CountyIndex
-) -> FlaskClient:
-    versions.publish_folder(DEFAULT_TABLES_DIR, "setup", "the sample")
-    tables = load_tables(DEFAULT_TABLES_DIR, county_layer)
-    app = Flask(__name__)
-    router = Router(Snapshot(county_layer, county_index, tables))
-    web.init_app(app, Settings(admin_api_keys={KEY: "alice"}), router, versions)
-    return app.test_client()
-
-
-def csrf(client: FlaskClient, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match, page
-    return match.group(1)
-
-
-def signed_in(client: FlaskClient) -> FlaskClient:
-    assert client.post("/admin/sign-in", data={"key": KEY}).status_code == 302
-    return client
-
-
-def center_form(client: FlaskClient, center_id: str, **changes: str) -> dict[str, str]:
-    page = client.get(f"/admin/centers/{center_id}").get_data(as_text=True)
-    fields = dict(re.findall(r'<input id="(\w+)" name="\w+" value="([^"]*)"', page))
-    fields |= {n: v for n, v in re.findall(r'<textarea id="(\w+)"[^>]*>([^<]*)</textarea>', page)}
-    return {**fields, **changes, "csrf": csrf(client, f"/admin/centers/{center_id}")}
+from tests.tables.admin_client import KEY, center_form, csrf, signed_in
 
 
 def test_without_a_key_admin_shows_only_the_sign_in_form(client: FlaskClient) -> None:
