@@ -96,4 +96,11 @@ def test_an_administrator_edits_hours_publishes_rolls_back_and_reads_the_map(
     expect(wyandotte).to_have_text("Wyandotte County, KS (20209): Sample KC Kansas Crisis Line")
     assert page.locator("path.county").count() == 220
     shoot(page, shots, "admin-coverage")
+
+    page.get_by_role("link", name="Catchments").click()
+    page.get_by_role("link", name="Sample Prairie Nation Reservation").click()
+    alt = "Coverage map of the draft with the overlay Sample Prairie Nation Reservation"
+    preview = page.get_by_role("img", name=alt)
+    expect(preview).to_be_visible()
+    assert preview.evaluate("image => image.naturalWidth") > 0  # the SVG loaded under the CSP
     page.close()
