@@ -186,13 +186,34 @@ class Psap:
     timezone: str = "America/Chicago"
 
 
+class LocationPrecision(StrEnum):
+    """How precisely a center is told where the caller is: EXACT (the position or street
+    address the PSAP gave), COUNTY (only the county and state) or NONE."""
+
+    EXACT = "exact"
+    COUNTY = "county"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class CenterShare:
+    """Which of the caller's personal details a partnership's center receives in its EIDO
+    documents. The defaults share the least: no callback number, no summary, the county."""
+
+    callback_number: bool = False
+    summary: bool = False
+    location: LocationPrecision = LocationPrecision.COUNTY
+
+
 @dataclass(frozen=True)
 class Partnership:
-    """The decision matrix between one PSAP and one center: call type -> allowed risk levels."""
+    """The decision matrix between one PSAP and one center: call type -> allowed risk levels;
+    and what of the caller's details the center receives (`shares`)."""
 
     psap_id: str
     center_id: str
     call_types: Mapping[str, frozenset[Risk]]
+    shares: CenterShare = CenterShare()
 
     def allows(self, call_type: str, risk: Risk) -> bool:
         return risk in TRANSFERABLE_RISKS and risk in self.call_types.get(call_type, frozenset())

@@ -44,7 +44,9 @@ from routing.hours import HoursError, parse_closures, parse_holidays, parse_hour
 from routing.model import (
     TRANSFERABLE_RISKS,
     Center,
+    CenterShare,
     Hours,
+    LocationPrecision,
     Overlay,
     Partnership,
     Psap,
@@ -1162,16 +1164,41 @@ def _read_partnership(ctx: _Context, raw: object, index: int) -> tuple[str, Part
         if isinstance(psap, str) and isinstance(center, str)
         else f"partnership #{index}"
     )
-    e = _Entry(ctx, PARTNERSHIPS, label, raw, required=("psap", "center", "call_types"))
+    e = _Entry(
+        ctx,
+        PARTNERSHIPS,
+        label,
+        raw,
+        required=("psap", "center", "call_types"),
+        optional=("share_with_center",),
+    )
     psap_id, center_id = e.identifier("psap"), e.identifier("center")
     if psap_id:
         ctx.psap_refs.append(_Ref(PARTNERSHIPS, label, psap_id))
     if center_id:
         ctx.center_refs.append(_Ref(PARTNERSHIPS, label, center_id))
     call_types = _call_types(e)
-    if e.valid and psap_id and center_id:
-        return label, Partnership(psap_id, center_id, MappingProxyType(call_types))
+    shares = _shares(ctx, label, e.raw("share_with_center"))
+    if e.valid and shares is not None and psap_id and center_id:
+        return label, Partnership(psap_id, center_id, MappingProxyType(call_types), shares)
     return label, None
+
+
+def _shares(ctx: _Context, label: str, raw: object) -> CenterShare | None:
+    """What the partnership's center receives of the caller's details (the least when the
+    entry says nothing); None, with the problem recorded, when the entry is wrong."""
+    if raw is None:
+        return CenterShare()
+    fields = ("callback_number", "summary", "location")
+    e = _Entry(ctx, PARTNERSHIPS, f"{label}: share_with_center", raw, (), fields)
+    callback, summary = e.flag("callback_number"), e.flag("summary")
+    precision = e.text("location") or LocationPrecision.COUNTY.value
+    location = next((p for p in LocationPrecision if p.value == precision), None)
+    if location is None:
+        e.problem(f"location: '{precision}' must be exact, county or none")
+    if not e.valid or location is None:
+        return None
+    return CenterShare(callback, summary, location)
 
 
 def _call_types(e: _Entry) -> dict[str, frozenset[Risk]]:

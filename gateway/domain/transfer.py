@@ -299,8 +299,10 @@ class Transfer:
             ask to hear and the escalation whisper reads back to 911.
         location_sealed: where the caller is, as the escalation whisper says it
             (`gateway.services.intake.spoken_location`).
+        place_sealed: where the caller is, as the EIDO document gives it
+            (`gateway.services.intake.place_json`).
 
-        The three `_sealed` fields are Fernet tokens under ENCRYPTION_KEY (`Calls.seal`),
+        The four `_sealed` fields are Fernet tokens under ENCRYPTION_KEY (`Calls.seal`),
         "" when not given or without a key (then not kept at all): never in clear in
         Redis, and kept out of repr so they never reach a log.
         escalation: the latest bounce-back to 911, if the counselor asked for one.
@@ -335,6 +337,7 @@ class Transfer:
     history: list[dict[str, Any]] = field(default_factory=list)
     callback_sealed: str = field(default="", repr=False)
     location_sealed: str = field(default="", repr=False)
+    place_sealed: str = field(default="", repr=False)
     escalation: Escalation | None = None
     counselor_away_since: float | None = None
 

@@ -7,6 +7,7 @@ machine-readable `reason` and a sentence a call-taker can read.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -306,6 +307,30 @@ def _reach_m(shape: Shape) -> int:
         for x, y in shape.geometry.exterior.coords
     )
     return max(10, int(round(reach, -1)))
+
+
+def place_json(geo: Point | Shape | None, civic: Civic | None) -> str:
+    """Where the caller is, as the EIDO's PIDF-LO gives it (`gateway.domain.eido.Place`):
+    the position with its uncertainty (a shape as its centroid and reach) and the civic
+    address by RFC 5139 element names; "" when nothing is known. Sealed, like the rest."""
+    place: dict[str, Any] = {}
+    if isinstance(geo, Point):
+        place.update(lat=geo.lat, lon=geo.lon, radius_m=geo.radius_m)
+    elif isinstance(geo, Shape):
+        centre = geo.geometry.centroid
+        place.update(lat=centre.y, lon=centre.x, radius_m=_reach_m(geo))
+    if civic is not None:
+        elements = {
+            "country": civic.country,
+            "A1": civic.state,
+            "A2": civic.county,
+            "A3": civic.city,
+            "RD": civic.street,
+            "HNO": civic.house_number,
+            "PC": civic.postal_code,
+        }
+        place["civic"] = {name: value for name, value in elements.items() if value}
+    return json.dumps(place) if any(place.values()) else ""
 
 
 def keyed_callback(digits: str) -> str | None:

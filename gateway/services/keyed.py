@@ -18,7 +18,12 @@ from twilio.twiml.voice_response import VoiceResponse
 from gateway.adapters import twiml
 from gateway.domain.events import EventKind
 from gateway.domain.transfer import may_claim, new_transfer, new_transfer_id
-from gateway.services.intake import agreement_refusal, keyed_callback, spoken_location
+from gateway.services.intake import (
+    agreement_refusal,
+    keyed_callback,
+    place_json,
+    spoken_location,
+)
 from routing.areacode import parse_e164
 from routing.errors import RoutingError
 from routing.location import Civic, LocationQuery
@@ -150,6 +155,7 @@ class KeyedTransfers:
         # For the escalation whisper only, as for API transfers (see domain/transfer.py).
         transfer.callback_sealed = service.seal(callback)
         transfer.location_sealed = service.seal(spoken_location(None, civic))
+        transfer.place_sealed = service.seal(place_json(None, civic))
         key = f"{transfer.id}:requested"
         service.emit(transfer.id, EventKind.REQUESTED, key, origin=origin, psap_id=psap_id)
         centers = (decision.center_id, decision.located_center_id)

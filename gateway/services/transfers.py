@@ -52,6 +52,7 @@ from gateway.services.intake import (
     Refusal,
     TransferRequest,
     partnership_refusal,
+    place_json,
     spoken_location,
     triage_refusal,
     unknown_zip,
@@ -177,6 +178,7 @@ class TransferService(Calls):
         transfer.summary_sealed = self.seal(request.summary)
         transfer.callback_sealed = self.seal(request.callback_number or "")
         transfer.location_sealed = self.seal(spoken_location(request.geo, request.civic))
+        transfer.place_sealed = self.seal(place_json(request.geo, request.civic))
         transfer.code = self.store.reserve_code(transfer_id, window)
         self.store.create(transfer, window)
         self.emit_routed(transfer, decision)

@@ -2,7 +2,7 @@
 and the 988 center's one endpoint: bring 911 back into a call (escalation bounce-back).
 
 PSAP endpoints take `Authorization: Bearer <PSAP API key>` (PSAP_API_KEYS); the escalation
-endpoint takes a center's key (CENTER_API_KEYS). Answers are
+endpoints take a center's key (CENTER_API_KEYS); the EIDO document takes either. Answers are
 JSON. A malformed request is a 400 and a caller who may not transfer is a 422, both with a
 machine-readable reason; live state unavailable (Redis down) is a 503.
 """
@@ -10,7 +10,6 @@ machine-readable reason; live state unavailable (Redis down) is a 503.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime
 from typing import Any, ParamSpec
 
@@ -18,7 +17,8 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from gateway.adapters.connections import StateUnavailable
-from gateway.domain.transfer import Transfer
+from gateway.domain.transfer import TRANSFER_ID, Transfer
+from gateway.services.eido import center_eido, psap_eido
 from gateway.services.intake import (
     InputError,
     Refusal,
@@ -27,13 +27,12 @@ from gateway.services.intake import (
     psap_profile,
 )
 from gateway.web.context import gateway
-from gateway.web.security import center_key_required, psap_key_required
+from gateway.web.security import center_key_required, partner_key_required, psap_key_required
 
 P = ParamSpec("P")
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-_TRANSFER_ID = re.compile(r"^tr_[0-9a-f]{16}$")
 # What POST .../escalate answers for each outcome of the request.
 ESCALATE_ANSWERS: dict[str, tuple[int, str]] = {
     "started": (202, "911 is being called into the call"),
@@ -55,6 +54,11 @@ def state_unavailable(error: StateUnavailable) -> ResponseReturnValue:
     log.error("live transfer state unavailable: %s", type(error).__name__)
     body = {"error": "state-unavailable", "message": "transfer state is unavailable; retry"}
     return jsonify(body), 503
+
+
+def _stored(transfer_id: str) -> Transfer | None:
+    """Any PSAP's transfer by id, for a center's endpoints (which check it is theirs)."""
+    return gateway().service.store.get(transfer_id) if TRANSFER_ID.match(transfer_id) else None
 
 
 def _json_body() -> Any:
@@ -122,7 +126,7 @@ def escalate(transfer_id: str) -> ResponseReturnValue:
     dials nothing more. `GET .../escalation` follows its progress.
     """
     result = None
-    if _TRANSFER_ID.match(transfer_id):
+    if TRANSFER_ID.match(transfer_id):
         result = gateway().escalations.request(transfer_id, "api", center_id=g.center_id)
     if result is None:
         return jsonify({"error": "not-found", "message": "no such transfer"}), 404
@@ -139,13 +143,34 @@ def show_escalation(transfer_id: str) -> ResponseReturnValue:
 
     Only the escalation: the center does not see the PSAP's triage or routing details.
     """
-    transfer = gateway().service.store.get(transfer_id) if _TRANSFER_ID.match(transfer_id) else None
+    transfer = _stored(transfer_id)
     if transfer is None:
         return jsonify({"error": "not-found", "message": "no such transfer"}), 404
     if not transfer.accepted_by(g.center_id):
         _, message = ESCALATE_ANSWERS["forbidden"]
         return jsonify({"error": "forbidden", "message": message}), 403
     return jsonify({"transfer_id": transfer.id, "escalation": escalation_view(transfer)})
+
+
+@bp.get("/transfers/<transfer_id>/eido")
+@partner_key_required
+def show_eido(transfer_id: str) -> ResponseReturnValue:
+    """The transfer as a NENA EIDO document (docs/eido.md): for the PSAP that registered
+    it, everything it gave; for the center that accepted the caller, what the partnership
+    shares. Any other PSAP is told there is no such transfer; any other center, 403."""
+    service = gateway().service
+    if g.psap_id is not None:
+        transfer = service.status(transfer_id, g.psap_id)
+        if transfer is None:
+            return jsonify({"error": "not-found", "message": "no such transfer for this PSAP"}), 404
+        return jsonify(psap_eido(service, transfer))
+    transfer = _stored(transfer_id)
+    if transfer is None:
+        return jsonify({"error": "not-found", "message": "no such transfer"}), 404
+    if not transfer.accepted_by(g.center_id):
+        message = "this transfer has not been accepted by your center"
+        return jsonify({"error": "forbidden", "message": message}), 403
+    return jsonify(center_eido(service, transfer, g.center_id))
 
 
 # -- what the API shows of a transfer -------------------------------------------------

@@ -100,3 +100,29 @@ center_key_required = _bearer_key_required(
     "center_id",
 )
 center_key_required.__doc__ = "Require a 988 center API key; its id goes to `g.center_id`."
+
+
+def partner_key_required(
+    view: Callable[P, ResponseReturnValue],
+) -> Callable[P, ResponseReturnValue]:
+    """Require a PSAP's or a 988 center's API key: the owner's id goes to `g.psap_id` or
+    `g.center_id` (the other is None), for endpoints both kinds of partner read."""
+
+    @wraps(view)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        flow, tables = gateway().flow, gateway().service.router.tables
+        g.psap_id = key_owner(flow.psap_api_keys, presented.strip())
+        g.center_id = key_owner(flow.center_api_keys, presented.strip())
+        if scheme.lower() != "bearer" or (g.psap_id is None and g.center_id is None):
+            message = "a PSAP or 988 center API key is required"
+            return jsonify({"error": "unauthorized", "message": message}), 401
+        if g.psap_id is not None and g.psap_id not in tables.psaps:
+            message = f"{g.psap_id} is not in the psap table"
+            return jsonify({"error": "unknown-psap", "message": message}), 403
+        if g.center_id is not None and g.center_id not in tables.centers:
+            message = f"{g.center_id} is not in the center table"
+            return jsonify({"error": "unknown-center", "message": message}), 403
+        return view(*args, **kwargs)
+
+    return checked

@@ -21,7 +21,7 @@ from shapely.geometry import Polygon
 
 from routing.counties import CountyLayer
 from routing.errors import RoutingError, TablesInvalid
-from routing.model import Risk, RoutingTables
+from routing.model import CenterShare, LocationPrecision, Risk, RoutingTables
 from routing.tables import DEFAULT_TABLES_DIR, coverage, format_coverage, load_tables
 
 Problem = tuple[str, str, str]
@@ -971,6 +971,34 @@ def test_second_partnership_for_the_same_pair_is_reported(tables: Path, layer: C
             "partnership douglas-911 -> ks-statewide",
             "this psap and center already have a partnership above",
         )
+    ]
+
+
+def test_each_sample_partnership_says_what_its_center_receives(sample: RoutingTables) -> None:
+    everything = sample.partnerships[("wyandotte-911", "kc-kansas")].shares
+    callback_only = sample.partnerships[("douglas-911", "ks-statewide")].shares
+    unsaid = sample.partnerships[("kcmo-911", "kc-missouri")].shares
+
+    assert everything == CenterShare(True, True, LocationPrecision.EXACT)
+    assert callback_only == CenterShare(True, False, LocationPrecision.COUNTY)
+    assert unsaid == CenterShare(False, False, LocationPrecision.COUNTY)
+
+
+def test_a_wrong_share_with_center_is_reported_field_by_field(
+    tables: Path, layer: CountyLayer
+) -> None:
+    edit(
+        tables / PARTNERSHIPS,
+        "      callback_number: true\n    call_types",
+        "      callback_number: yes please\n      location: street\n      phone: true\n"
+        "    call_types",
+    )
+
+    label = "partnership douglas-911 -> ks-statewide: share_with_center"
+    assert problems(tables, layer) == [
+        (PARTNERSHIPS, label, "unknown key 'phone'"),
+        (PARTNERSHIPS, label, "callback_number: must be true or false, got the text 'yes please'"),
+        (PARTNERSHIPS, label, "location: 'street' must be exact, county or none"),
     ]
 
 
