@@ -92,15 +92,17 @@ OPEN_NOTES = """
 
 A cell marked **open** fails as its last column says; the suite asserts only the cells that
 pass (`ASSERTED` in `tests/faults/test_fault_matrix.py`), and is updated with this table.
+No cell is open today.
 See docs/deployment.md ("When a part fails") for what the gateway does when the live state
 fails.
 
-- **Escalation, restart**: 911's line answers after Redis restarted empty; it hears the
-  short whisper and joins the caller and the counselor, but the record says 911 never
-  answered (`escalation_answered` false): without the state, the gateway does not know which
-  escalation (its number in the event keys) that leg belonged to. With kill and freeze the
-  same join is recorded late, when 911's `<Dial>` into the room ends (only its 1 puts it
-  there). Next step: carry the escalation's number in the 911 leg's URLs.
+- **Escalation, restart** (was open): 911's line that answers after Redis restarted empty
+  hears the short whisper and joins the caller and the counselor. Its webhook URLs carry
+  the escalation's number and the index of the PSAP's line it rang (`s`, `n`: ids, never a
+  phone number), so its 1 is recorded as `escalation_answered` under the key the live
+  state would have given it, unless Twilio says the caller's room has ended (then the
+  line hears that the call ended). With kill and freeze the same join is recorded late,
+  when 911's `<Dial>` into the room ends (only its 1 puts it there).
 - **Not in the matrix yet**, known from reading the code:
   - after a restart empty, a counselor who declines (or a line that does not answer) is not
     followed by the next center (the dial plan was in the lost state); the caller hears

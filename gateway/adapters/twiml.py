@@ -235,10 +235,19 @@ def counselor_menu(links: Links, transfer_id: str, attempt: int) -> VoiceRespons
 
 
 def escalation_whisper(
-    links: Links, transfer_id: str, index: int, text: str, repeat: int
+    links: Links,
+    transfer_id: str,
+    index: int,
+    text: str,
+    repeat: int,
+    ref: Mapping[str, int] | None = None,
 ) -> VoiceResponse:
-    """What a PSAP's escalation line hears: who asks for 911, where, and press 1 to join."""
-    action = links.url("voice.escalation_answer", t=transfer_id, e=index, r=repeat)
+    """What a PSAP's escalation line hears: who asks for 911, where, and press 1 to join.
+
+    `ref` (which escalation and which of the PSAP's numbers, `EscalationRef.query`) rides
+    along in the action URL: the 1 is recorded from it when the live state is gone.
+    """
+    action = links.url("voice.escalation_answer", t=transfer_id, e=index, r=repeat, **(ref or {}))
     return _one_key(action, text, WHISPER_TIMEOUT_S)
 
 

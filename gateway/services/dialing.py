@@ -237,6 +237,9 @@ class Line(Protocol):
     def answered(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
         """Record a person answering attempt `index`."""
 
+    def query(self, transfer: Transfer, index: int) -> dict[str, int]:
+        """What else the leg's webhook URLs carry for attempt `index` (ids, never a number)."""
+
     def stuck(self, attempt: Attempt | EscalationAttempt, status: str) -> str | None:
         """The watchdog's verdict on an open attempt whose leg is not over (Twilio's status,
         "" when its call SID is unknown): the result to end it with, or None to wait."""
@@ -281,6 +284,7 @@ class Dialer:
         """Ring one line. False when Twilio refused the request."""
         links = self.calls.links
         query: dict[str, str | int] = {"t": transfer.id, self.line.key: dial.index}
+        query.update(self.line.query(transfer, dial.index))
         leg = Leg(
             to=dial.to,
             caller_id=self.calls.flow.gateway_number,
