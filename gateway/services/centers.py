@@ -268,7 +268,12 @@ class Counselors:
 
     def _decline(self, transfer_id: str, index: int, reason: str) -> VoiceResponse:
         done = self.calls.change(transfer_id, lambda t, n: self._declined(t, n, index, reason))
-        if done is not None and done[1]:
+        if done is None:
+            # The state is gone: no plan to go on with; the caller hears from the wait
+            # message that 988 was not reached.
+            self.state_lost(transfer_id, index, "decline")
+            return twiml.goodbye("Declined. Thank you.")
+        if done[1]:
             self.dialer.dial_from(transfer_id, index + 1)
         return twiml.goodbye("Declined. The caller will be offered to the next center.")
 

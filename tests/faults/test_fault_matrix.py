@@ -21,6 +21,8 @@ from tests.faults.matrix import (
     FAULTS,
     HANGS_UP,
     STEPS,
+    VARIANT_FAULTS,
+    VARIANTS,
     Cell,
     row,
     run_cell,
@@ -29,9 +31,11 @@ from tests.faults.matrix import (
 
 # Open cells (docs/fault-matrix.md): none left.
 OPEN: set[tuple[str, str]] = set()
-ASSERTED = [("none", "waiting")] + [
-    (fault, step) for fault in FAULTS for step in STEPS if (fault, step) not in OPEN
-]
+ASSERTED = (
+    [("none", "waiting")]
+    + [(fault, step) for fault in FAULTS for step in STEPS if (fault, step) not in OPEN]
+    + [(fault, label) for fault in VARIANT_FAULTS for label in VARIANTS]
+)
 PLAYED: dict[tuple[str, str], Cell] = {}
 
 
