@@ -25,6 +25,8 @@ from tests.faults.matrix import (
     FAULTS,
     STEPS,
     TABLE_HEADER,
+    VARIANT_FAULTS,
+    VARIANTS,
     Cell,
     row,
     run_cell,
@@ -53,6 +55,9 @@ conferences the caller in; the routed center answers at 20 s, its counselor pres
 - Steps (seconds of the call): registration (between the API's answer and the caller's
   arrival), waiting (2), ringing (12), whisper (23), accept (25.5, just before the 1),
   connected (40), escalation (63, while 911's line rings).
+- The last rows play the restart with the first center's counselor declining (2 at 26 s;
+  the restart at ringing or during the whisper), or its line not answering: nothing rolls
+  over without the dial plan, so the caller must hear in time that 988 was not reached.
 
 Each cell checks: the gateway never ends the caller's leg; the caller never hears
 "connecting" past the deadline + 15 s and is never without a counselor then unless 911
@@ -69,11 +74,12 @@ def main() -> int:
     router = Router.from_files(DEFAULT_TABLES_DIR)
     started = time.monotonic()
     cells: list[Cell] = []
-    for fault in ("none", *FAULTS):
-        for step in STEPS if fault != "none" else ["waiting"]:
-            with tempfile.TemporaryDirectory() as workdir:
-                cells.append(run_cell(fault, step, router, Path(workdir)))
-            print(row(cells[-1]), flush=True)
+    played = [("none", "waiting")] + [(fault, step) for fault in FAULTS for step in STEPS]
+    played += [(fault, label) for fault in VARIANT_FAULTS for label in VARIANTS]
+    for fault, step in played:
+        with tempfile.TemporaryDirectory() as workdir:
+            cells.append(run_cell(fault, step, router, Path(workdir)))
+        print(row(cells[-1]), flush=True)
     seconds = time.monotonic() - started
     failing = [cell for cell in cells if not cell.passed]
     summary = (
@@ -92,20 +98,23 @@ OPEN_NOTES = """
 
 A cell marked **open** fails as its last column says; the suite asserts only the cells that
 pass (`ASSERTED` in `tests/faults/test_fault_matrix.py`), and is updated with this table.
+No cell is open today.
 See docs/deployment.md ("When a part fails") for what the gateway does when the live state
 fails.
 
-- **Escalation, restart**: 911's line answers after Redis restarted empty; it hears the
-  short whisper and joins the caller and the counselor, but the record says 911 never
-  answered (`escalation_answered` false): without the state, the gateway does not know which
-  escalation (its number in the event keys) that leg belonged to. With kill and freeze the
-  same join is recorded late, when 911's `<Dial>` into the room ends (only its 1 puts it
-  there). Next step: carry the escalation's number in the 911 leg's URLs.
+- **Escalation, restart** (was open): 911's line that answers after Redis restarted empty
+  hears the short whisper and joins the caller and the counselor. Its webhook URLs carry
+  the escalation's number and the index of the PSAP's line it rang (`s`, `n`: ids, never a
+  phone number), so its 1 is recorded as `escalation_answered` under the key the live
+  state would have given it, unless Twilio says the caller's room has ended (then the
+  line hears that the call ended). With kill and freeze the same join is recorded late,
+  when 911's `<Dial>` into the room ends (only its 1 puts it there).
 - **Not in the matrix yet**, known from reading the code:
-  - after a restart empty, a counselor who declines (or a line that does not answer) is not
-    followed by the next center (the dial plan was in the lost state); the caller hears
-    "could not reach" at the first wait fetch 15 s or more past the deadline, up to about
-    28 s past it, beyond the 15 s the issue allows;
+  - after a restart empty, a counselor who declines (or a line that does not answer) is
+    still not followed by the next center (the dial plan was in the lost state): the
+    caller hears "could not reach" within 15 s of the deadline (the last rows), but a
+    minute may go by with nobody rung. Twilio could name the caller's leg in the room, so
+    it could be redirected at once, or the plan could be rebuilt from the routing tables;
   - a counselor who accepted during a fault and hangs up without ever pressing `*`, with
     their join event lost too, is recorded as handed off by their leave event from the
     room (the suite plays it at ringing, whisper and accept for the three faults, and it

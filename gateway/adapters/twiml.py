@@ -26,6 +26,10 @@ MENU_TRIES_BEFORE_PARKING = 3
 COUNSELOR_MENU_TIMEOUT_S = 4
 
 WAIT_MESSAGE = "Please stay on the line. We are connecting a 9 8 8 crisis counselor."
+# The wait message loops: said (13 words, about 5 s), then this pause, then fetched again.
+WAIT_PAUSE_S = 8
+# So a fetch comes at most this long after the one before (with a second to spare).
+WAIT_LOOP_S = 14
 # What a counselor or a 911 line hears if it reaches the room before the caller's leg is
 # in it: Twilio starts a room only with two participants, and without a waitUrl a lone
 # participant hears Twilio's hold music, which sounds like a call on hold, not a caller.
@@ -109,7 +113,7 @@ def wait_message(
     """
     response = VoiceResponse()
     response.say(text)
-    response.pause(length=8)
+    response.pause(length=WAIT_PAUSE_S)
     response.redirect(links.url("voice.wait", **query), method="POST")
     return response
 
@@ -235,10 +239,19 @@ def counselor_menu(links: Links, transfer_id: str, attempt: int) -> VoiceRespons
 
 
 def escalation_whisper(
-    links: Links, transfer_id: str, index: int, text: str, repeat: int
+    links: Links,
+    transfer_id: str,
+    index: int,
+    text: str,
+    repeat: int,
+    ref: Mapping[str, int] | None = None,
 ) -> VoiceResponse:
-    """What a PSAP's escalation line hears: who asks for 911, where, and press 1 to join."""
-    action = links.url("voice.escalation_answer", t=transfer_id, e=index, r=repeat)
+    """What a PSAP's escalation line hears: who asks for 911, where, and press 1 to join.
+
+    `ref` (which escalation and which of the PSAP's numbers, `EscalationRef.query`) rides
+    along in the action URL: the 1 is recorded from it when the live state is gone.
+    """
+    action = links.url("voice.escalation_answer", t=transfer_id, e=index, r=repeat, **(ref or {}))
     return _one_key(action, text, WHISPER_TIMEOUT_S)
 
 

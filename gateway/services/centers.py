@@ -116,6 +116,9 @@ class CenterLine:
     def answered(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
         _dial_result(notes, f"answered:{index}", attempt, "answered")
 
+    def query(self, transfer: Transfer, index: int) -> dict[str, int]:
+        return {}
+
     def stuck(self, attempt: Attempt | EscalationAttempt, status: str) -> str | None:
         # Past the deadline (the transfer service checks): a counselor hearing the whisper
         # decides; a leg still ringing, or never heard of, is over.
@@ -232,15 +235,24 @@ class Counselors:
         )
 
     def check_room(self, transfer_id: str, room: str, counselor_sid: str) -> None:
-        """A counselor sent without state into the caller's room: Twilio is the truth of
-        whether the caller is there; if not, the counselor hears that the call ended."""
+        """A counselor sent without state into the caller's room: see `room_checked`."""
+        self.room_checked(transfer_id, room, counselor_sid)
+
+    def room_checked(self, transfer_id: str, room: str, counselor_sid: str) -> bool | None:
+        """A counselor (or 911 line) sent without state into the caller's room: Twilio is
+        the truth of whether the caller is there; if not, they hear that the call ended.
+
+        Returns:
+            Whether the room is open; None when Twilio could not be asked.
+        """
         try:
             caller_there = self.calls.telephony.room_open(room)
         except TelephonyError:
             log.warning("could not ask about the room of %s", transfer_id)
-            return  # unknown: leave the counselor where the caller should be
+            return None  # unknown: leave the counselor where the caller should be
         if not caller_there and counselor_sid:
             self.end_leg(transfer_id, counselor_sid)
+        return caller_there
 
     def _accepted(self, transfer: Transfer, notes: Notes, index: int) -> bool:
         attempt = transfer.attempt(index)
@@ -256,7 +268,12 @@ class Counselors:
 
     def _decline(self, transfer_id: str, index: int, reason: str) -> VoiceResponse:
         done = self.calls.change(transfer_id, lambda t, n: self._declined(t, n, index, reason))
-        if done is not None and done[1]:
+        if done is None:
+            # The state is gone: no plan to go on with; the caller hears from the wait
+            # message that 988 was not reached.
+            self.state_lost(transfer_id, index, "decline")
+            return twiml.goodbye("Declined. Thank you.")
+        if done[1]:
             self.dialer.dial_from(transfer_id, index + 1)
         return twiml.goodbye("Declined. The caller will be offered to the next center.")
 

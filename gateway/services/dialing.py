@@ -237,6 +237,9 @@ class Line(Protocol):
     def answered(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
         """Record a person answering attempt `index`."""
 
+    def query(self, transfer: Transfer, index: int) -> dict[str, int]:
+        """What else the leg's webhook URLs carry for attempt `index` (ids, never a number)."""
+
     def stuck(self, attempt: Attempt | EscalationAttempt, status: str) -> str | None:
         """The watchdog's verdict on an open attempt whose leg is not over (Twilio's status,
         "" when its call SID is unknown): the result to end it with, or None to wait."""
@@ -281,6 +284,7 @@ class Dialer:
         """Ring one line. False when Twilio refused the request."""
         links = self.calls.links
         query: dict[str, str | int] = {"t": transfer.id, self.line.key: dial.index}
+        query.update(self.line.query(transfer, dial.index))
         leg = Leg(
             to=dial.to,
             caller_id=self.calls.flow.gateway_number,
@@ -317,8 +321,27 @@ class Dialer:
     def end(self, transfer_id: str, index: int, sid: str, result: str) -> None:
         """End attempt `index` with `result`, and ring the next line if it was current."""
         done = self.calls.change(transfer_id, lambda t, n: self.close(t, n, index, sid, result))
-        if done is not None and done[1]:
+        if done is None and result != "no-key":
+            self._lost(transfer_id, index, result)
+        elif done is not None and done[1]:
             self.dial_from(transfer_id, index + 1)
+
+    def _lost(self, transfer_id: str, index: int, result: str) -> None:
+        """A line that failed (busy, no answer) after the live state was lost (Redis
+        restarted empty): the next one cannot be rung, for the plan was in the lost state.
+        The record says so; the caller hears that 988 was not reached from the wait message
+        (`TransferService.waiting`). A leg that merely hung up ("no-key") was recorded by
+        its whisper."""
+        step = f"{self.line.name}-status"
+        key = f"{transfer_id}:state-lost:{step}:{index}"
+        self.calls.emit(
+            transfer_id,
+            EventKind.STATE_LOST,
+            key,
+            step=step,
+            detail=f"attempt-{index}",
+            result=result,
+        )
 
     def answer(
         self, transfer_id: str, index: int, form: Mapping[str, str]

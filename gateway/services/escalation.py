@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -96,6 +97,36 @@ NO_LONGER_WAITING = "This 9 8 8 escalation is no longer waiting. Thank you."
 GENERIC_WHISPER = "Escalation from 9 8 8. Details are unavailable. Press 1 to join."
 
 
+@dataclass(frozen=True)
+class EscalationRef:
+    """Which escalation (`seq`) and which of the PSAP's numbers a 911 leg belongs to, as
+    its webhook URLs carry it (`s`, `n`): when the live state is gone (Redis restarted
+    empty), a 911 line that presses 1 is still recorded under the keys the state would have
+    given it. Ids only, never the number. seq 0: not known (a URL without them)."""
+
+    seq: int = 0
+    number_index: int = 0
+
+    @classmethod
+    def from_query(cls, args: Mapping[str, str]) -> EscalationRef:
+        """The reference in a webhook's query, or an unknown one if it is not well formed."""
+        try:
+            seq, number_index = int(args.get("s", "0")), int(args.get("n", "0"))
+        except ValueError:
+            return cls()
+        if not (0 < seq <= MAX_SEQ and 0 <= number_index < MAX_NUMBERS):
+            return cls()
+        return cls(seq, number_index)
+
+    def query(self) -> dict[str, int]:
+        return {"s": self.seq, "n": self.number_index} if self.seq else {}
+
+
+# Bounds of a well-formed `EscalationRef`: far beyond any real call.
+MAX_SEQ, MAX_NUMBERS = 1000, 100
+UNKNOWN_REF = EscalationRef()
+
+
 class PsapLine:
     """The PSAP's escalation number and alternates, round after round, as a `Line`."""
 
@@ -149,6 +180,12 @@ class PsapLine:
 
     def answered(self, notes: Notes, index: int, attempt: Attempt | EscalationAttempt) -> None:
         """Not an event: the 911 call-taker's 1 is (ESCALATION_ANSWERED)."""
+
+    def query(self, transfer: Transfer, index: int) -> dict[str, int]:
+        escalation = transfer.escalation
+        if escalation is None or not 0 <= index < len(escalation.attempts):
+            return {}
+        return EscalationRef(escalation.seq, escalation.attempts[index].number_index).query()
 
     def stuck(self, attempt: Attempt | EscalationAttempt, status: str) -> str | None:
         if status:
@@ -254,9 +291,15 @@ class Escalations:
         """An escalation leg's status callback: a final status moves to the next number."""
         self.dialer.leg_status(transfer_id, index, form)
 
-    def whisper(self, transfer_id: str, index: int, form: Mapping[str, str]) -> VoiceResponse:
+    def whisper(
+        self,
+        transfer_id: str,
+        index: int,
+        form: Mapping[str, str],
+        ref: EscalationRef = UNKNOWN_REF,
+    ) -> VoiceResponse:
         """A PSAP line answered: a machine is hung up on, a person hears the whisper."""
-        links = self.service.links
+        links, query = self.service.links, ref.query()
         machine = form.get("AnsweredBy", "").startswith(("machine", "fax"))
         try:
             answer, transfer = self.dialer.answer(transfer_id, index, form)
@@ -264,16 +307,16 @@ class Escalations:
             # 911 is calling back for a caller with a counselor: never turned away for
             # want of Redis; the whisper says less.
             log.exception("escalation whisper for %s without state", transfer_id)
-            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 0)
+            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 0, query)
         if transfer is None and not machine:  # the state is gone (Redis restarted empty)
             self.service.counselors.state_lost(transfer_id, index, "escalation-whisper")
-            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 0)
+            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 0, query)
         if answer == Answer.STALE or transfer is None:
             return twiml.goodbye(NO_LONGER_WAITING)
         if answer == Answer.MACHINE:
             return twiml.goodbye("")
         text = self.whisper_text(transfer)
-        return twiml.escalation_whisper(self.service.links, transfer_id, index, text, 0)
+        return twiml.escalation_whisper(links, transfer_id, index, text, 0, query)
 
     def whisper_text(self, transfer: Transfer) -> str:
         """Who asks for 911, where the caller is, and the number to call them back on."""
@@ -292,10 +335,15 @@ class Escalations:
         )
 
     def whisper_answer(
-        self, transfer_id: str, index: int, form: Mapping[str, str], repeat: int
+        self,
+        transfer_id: str,
+        index: int,
+        form: Mapping[str, str],
+        repeat: int,
+        ref: EscalationRef = UNKNOWN_REF,
     ) -> VoiceResponse:
         """The 911 call-taker's key: 1 joins; anything else replays once, then gives up."""
-        links, room = self.service.links, f"transfer-{transfer_id}"
+        links, room, query = self.service.links, f"transfer-{transfer_id}", ref.query()
         if form.get("Digits") == "1":
             try:
                 done = self.service.change(transfer_id, lambda t, n: self._joined(t, n, index))
@@ -306,9 +354,7 @@ class Escalations:
             if done is None:
                 # The state is gone: join, then ask Twilio whether the caller is there.
                 sid = form.get("CallSid", "")
-                self.service.after(
-                    partial(self.service.counselors.check_room, transfer_id, room, sid)
-                )
+                self.service.after(partial(self._joined_unrecorded, transfer_id, index, sid, ref))
                 return twiml.psap_joins(links, transfer_id, index, room)
             if not done[1]:
                 return twiml.goodbye(NO_LONGER_WAITING)
@@ -318,11 +364,32 @@ class Escalations:
             return twiml.goodbye("No key was pressed. Another line will be called.")
         transfer = self.service.store.get(transfer_id)
         if transfer is None:  # the state is gone: the generic whisper again
-            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 1)
+            return twiml.escalation_whisper(links, transfer_id, index, GENERIC_WHISPER, 1, query)
         if self.dialer.open_attempt(transfer, index, "") is None:
             return twiml.goodbye(NO_LONGER_WAITING)
         text = self.whisper_text(transfer)
-        return twiml.escalation_whisper(links, transfer_id, index, text, repeat + 1)
+        return twiml.escalation_whisper(links, transfer_id, index, text, repeat + 1, query)
+
+    def _joined_unrecorded(
+        self, transfer_id: str, index: int, call_sid: str, ref: EscalationRef
+    ) -> None:
+        """A 911 line pressed 1 after the live state was lost: it is in the caller's room
+        unless Twilio says that room has ended (then it is sent away), so its answer is
+        recorded under the keys its URL carries; the record must not say 911 never
+        answered."""
+        room = f"transfer-{transfer_id}"
+        if self.service.counselors.room_checked(transfer_id, room, call_sid) is False:
+            return
+        if not ref.seq:
+            return  # a leg rung before its URLs carried the escalation: nothing to key it by
+        self.service.emit(
+            transfer_id,
+            EventKind.ESCALATION_ANSWERED,
+            f"{transfer_id}:escalation:{ref.seq}:answered",
+            number_index=ref.number_index,
+            attempt=index,
+            status="joined",
+        )
 
     def psap_done(self, transfer_id: str, index: int, form: Mapping[str, str]) -> VoiceResponse:
         """The 911 call-taker's `<Dial>` into the room ended. Only their 1 put them there, so

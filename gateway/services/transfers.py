@@ -71,6 +71,10 @@ DEADLINE_GRACE_S = 15
 # REST request failed): the wait message loop redirects them again. Sooner, the first
 # redirect may still be on its way, and a second one would repeat the message to 911.
 REDIRECT_SETTLE_S = 10.0
+# Without the live state (Redis out of reach, or restarted empty) the wait message says 988
+# was not reached from this long past the deadline its URL carries: the message loops every
+# WAIT_LOOP_S at most, so 911 hears it within DEADLINE_GRACE_S of the deadline (issue 11).
+BLIND_GRACE_S = DEADLINE_GRACE_S - twiml.WAIT_LOOP_S
 
 
 @dataclass(frozen=True)
@@ -288,7 +292,7 @@ class TransferService(Calls):
         988 was not reached instead of a wait that never ends.
         """
         query, now = twiml.wait_query(transfer_id, deadline_at), self.now()
-        overdue = deadline_at is not None and now >= deadline_at + DEADLINE_GRACE_S
+        overdue = deadline_at is not None and now >= deadline_at + BLIND_GRACE_S
         try:
             transfer = self.store.get(transfer_id) if transfer_id else None
         except StateUnavailable:

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from gateway.adapters import twiml
-from gateway.services.escalation import STILL_CALLING, UNREACHED
+from gateway.services.escalation import STILL_CALLING, UNREACHED, EscalationRef
 from gateway.web.context import gateway
 from gateway.web.security import twilio_signed
 
@@ -304,7 +304,8 @@ def center_status() -> None:
 @center_leg
 def escalation_whisper() -> VoiceResponse:
     """A PSAP line answered an escalation: machine detection is done, the whisper starts."""
-    return gateway().escalations.whisper(_transfer_id(), _index("e"), _form())
+    ref = EscalationRef.from_query(request.args)
+    return gateway().escalations.whisper(_transfer_id(), _index("e"), _form(), ref)
 
 
 @bp.post("/escalation/answer")
@@ -312,7 +313,9 @@ def escalation_whisper() -> VoiceResponse:
 @center_leg
 def escalation_answer() -> VoiceResponse:
     """The 911 call-taker's key (Gather action): 1 joins the caller and the counselor."""
-    return gateway().escalations.whisper_answer(_transfer_id(), _index("e"), _form(), _index("r"))
+    ref = EscalationRef.from_query(request.args)
+    escalations = gateway().escalations
+    return escalations.whisper_answer(_transfer_id(), _index("e"), _form(), _index("r"), ref)
 
 
 @bp.post("/escalation/done")

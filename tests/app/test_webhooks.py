@@ -298,7 +298,8 @@ def test_redis_stopping_before_a_rollover_tells_911_after_the_deadline_and_never
     rung = [e for e in timeline.of_kind("rest") if e.text.startswith("POST Calls.json")]
     assert len(rung) == 1  # with Redis down, no rollover
     waits = [e for e in timeline.of_kind("media", "caller") if "waits" in e.text]
-    assert [w.t < 105 for w in waits] == [True, False]  # told once the deadline passed
+    # Told once the deadline passed (90 s), within the 15 s the issue allows.
+    assert [w.t < 91 for w in waits] == [True, False] and waits[1].t <= 105
     assert "We could not reach a 9 8 8 counselor. 9 1 1 stays on the line" in waits[1].text
 
 

@@ -79,6 +79,22 @@ HANGS_UP = [line(KC_KANSAS, "kc-kansas", answer=20, actions=[{"at": 6, "press": 
             *LINES[1:]]  # fmt: skip
 
 
+# The same call, but the first center's counselor declines (2), or its line does not answer:
+# after a restart empty nothing rolls over (the dial plan was in the lost state), and the
+# caller must still hear in time that 988 was not reached.
+DECLINES = [line(KC_KANSAS, "kc-kansas", answer=20, actions=[{"at": 6, "press": "2"}]),
+            *LINES[1:]]  # fmt: skip
+NO_ANSWER = [line(KC_KANSAS, "kc-kansas", outcome="no-answer"), *LINES[1:]]
+# Cells beyond fault x step: (label, the step whose time the fault starts at, the lines),
+# played for the restart only.
+VARIANTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "ringing, then declined": ("ringing", DECLINES),
+    "whisper, then declined": ("whisper", DECLINES),
+    "ringing, no answer": ("ringing", NO_ANSWER),
+}
+VARIANT_FAULTS = ("restart",)
+
+
 class RecordingSink(MemorySink):
     """What the gateway emitted (the truth to compare the store with), handed on to the
     real queue through the spool."""
@@ -135,8 +151,10 @@ QUEUE_NAME = "transfer-events-faults"
 def run_cell(
     fault: str, step: str, router: Router, workdir: Path, lines: list[dict[str, Any]] = LINES
 ) -> Cell:
-    """Play the call (`LINES`, or `HANGS_UP`) with `fault` at `step`; return the cell with
-    its violations."""
+    """Play the call (`LINES`, or `HANGS_UP`) with `fault` at `step` (or a `VARIANTS`
+    label, which brings its own lines); return the cell with its violations."""
+    if step in VARIANTS:
+        lines = VARIANTS[step][1]
     server = FaultyRedis(workdir / "redis")
     server.start()
     try:
@@ -177,7 +195,7 @@ def _played(
     worker = Worker(server, clients[1])
     start, end = _fault(fault, server)
     registered = harness.register()
-    at = STEPS[step]
+    at = STEPS[VARIANTS[step][0] if step in VARIANTS else step]
     if at is None:
         start()
         harness.at(FAULT_S, end)
